@@ -1,0 +1,263 @@
+/*
+ * framer.c - whole messages over a byte stream (pipe, FIFO, TCP): an 8-byte big-endian
+ * length, then the payload. Reads are buffered so small messages cost one syscall; large
+ * bodies go straight into the caller's buffer. A message that does not fit is kept.
+ */
+#include "ipcx_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int
+ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg)
+{
+	memset(fr, 0, sizeof *fr);
+	fr->fd = fd;
+	fr->is_socket = is_socket;
+	fr->raw = raw;
+	fr->max_msg = max_msg;
+	fr->rbuf = malloc(IPCX__RBUF_SIZE);
+	if (fr->rbuf == NULL) {
+		return IPCX_ENOMEM;
+	}
+	return 0;
+}
+
+void
+ipcx__framer_fini(ipcx__framer *fr)
+{
+	free(fr->rbuf);
+	free(fr->stash);
+	fr->rbuf = NULL;
+	fr->stash = NULL;
+}
+
+static void
+framer_put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+framer_get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		v = (v << 8) | p[i];
+	}
+	return v;
+}
+
+int
+ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadline)
+{
+	unsigned char hdr[IPCX__FRAME_HDR];
+	struct iovec iov[2];
+	int n = 0, rv;
+	size_t done;
+
+	if (fr->serr != 0) {
+		return fr->serr;
+	}
+	if (!fr->raw) {
+		framer_put_be64(hdr, len);
+		iov[n].iov_base = hdr;
+		iov[n++].iov_len = sizeof hdr;
+	} else if (len == 0) {
+		return 0; /* an empty write carries nothing on a byte stream */
+	}
+	iov[n].iov_base = (void *)buf;
+	iov[n++].iov_len = len;
+	rv = ipcx__writev_all(fr->fd, fr->is_socket, iov, n, deadline, &done);
+	if (rv != 0 && done > 0 && !fr->raw) {
+		/* Part of a frame is on the wire: the peer can never find the next boundary. */
+		fr->serr = IPCX_EPIPE;
+		if (fr->is_socket) {
+			shutdown(fr->fd, SHUT_WR);
+		}
+	}
+	return rv;
+}
+
+/* Make sure at least n (<= IPCX__RBUF_SIZE) bytes are buffered. */
+static int
+framer_fill(ipcx__framer *fr, size_t n, int64_t deadline)
+{
+	while (fr->rtail - fr->rhead < n) {
+		ssize_t got;
+		if (fr->rhead > 0 && fr->rhead + n > IPCX__RBUF_SIZE) {
+			memmove(fr->rbuf, fr->rbuf + fr->rhead, fr->rtail - fr->rhead);
+			fr->rtail -= fr->rhead;
+			fr->rhead = 0;
+		}
+		got = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf + fr->rtail,
+		                      IPCX__RBUF_SIZE - fr->rtail, deadline);
+		if (got < 0) {
+			return (int)got;
+		}
+		fr->rtail += (size_t)got;
+	}
+	return 0;
+}
+
+int
+ipcx__framer_read_exact(ipcx__framer *fr, void *buf, size_t n, int64_t deadline)
+{
+	int rv = framer_fill(fr, n, deadline);
+
+	if (rv != 0) {
+		return rv;
+	}
+	memcpy(buf, fr->rbuf + fr->rhead, n);
+	fr->rhead += n;
+	return 0;
+}
+
+static int
+framer_fail(ipcx__framer *fr, int err)
+{
+	fr->rerr = err;
+	if (fr->is_socket && err == IPCX_EPROTO) {
+		shutdown(fr->fd, SHUT_RDWR); /* tell the peer at once */
+	}
+	return err;
+}
+
+static int
+framer_recv_raw(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t deadline)
+{
+	size_t avail = fr->rtail - fr->rhead;
+	ssize_t n;
+
+	if (cap == 0) {
+		*len = 1;
+		return IPCX_EMSGSIZE;
+	}
+	if (avail > 0) {
+		size_t take = avail < cap ? avail : cap;
+		memcpy(buf, fr->rbuf + fr->rhead, take);
+		fr->rhead += take;
+		*len = take;
+		return 0;
+	}
+	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline);
+	if (n < 0) {
+		if (n == IPCX_ECLOSED) {
+			fr->rerr = IPCX_ECLOSED;
+		}
+		return (int)n;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t deadline)
+{
+	unsigned char *out = buf;
+	size_t got = 0;
+	int rv;
+
+	if (fr->rerr != 0) {
+		return fr->rerr;
+	}
+	if (fr->on_first_recv != NULL && !fr->first_done) {
+		rv = fr->on_first_recv(fr, deadline);
+		if (rv == IPCX_ETIMEDOUT) {
+			return rv;
+		}
+		if (rv != 0) {
+			return framer_fail(fr, rv == IPCX_ECLOSED ? IPCX_EPROTO : rv);
+		}
+		fr->first_done = true;
+	}
+	if (fr->raw) {
+		return framer_recv_raw(fr, buf, cap, len, deadline);
+	}
+	if (!fr->have_len) {
+		rv = framer_fill(fr, IPCX__FRAME_HDR, deadline);
+		if (rv != 0) {
+			if (rv == IPCX_ECLOSED && fr->rtail != fr->rhead) {
+				rv = IPCX_EPROTO; /* the stream ended inside a header */
+			}
+			return rv == IPCX_ETIMEDOUT ? rv : framer_fail(fr, rv);
+		}
+		fr->need = framer_get_be64(fr->rbuf + fr->rhead);
+		if (fr->need > fr->max_msg) {
+			return framer_fail(fr, IPCX_EPROTO);
+		}
+		fr->rhead += IPCX__FRAME_HDR;
+		fr->have_len = true;
+	}
+	if (fr->need > cap) {
+		*len = (size_t)fr->need;
+		return IPCX_EMSGSIZE;
+	}
+	if (fr->stash != NULL) {
+		memcpy(out, fr->stash, fr->stashed);
+		got = fr->stashed;
+		free(fr->stash);
+		fr->stash = NULL;
+		fr->stashed = 0;
+	}
+	{
+		size_t avail = fr->rtail - fr->rhead, take = (size_t)fr->need - got;
+		if (take > avail) {
+			take = avail;
+		}
+		memcpy(out + got, fr->rbuf + fr->rhead, take);
+		fr->rhead += take;
+		got += take;
+	}
+	while (got < fr->need) {
+		size_t rem = (size_t)fr->need - got;
+		ssize_t n;
+		if (rem >= IPCX__RBUF_SIZE / 2) {
+			n = ipcx__read_some(fr->fd, fr->is_socket, out + got, rem, deadline);
+			if (n > 0) {
+				got += (size_t)n;
+			}
+		} else {
+			fr->rhead = fr->rtail = 0;
+			n = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf, IPCX__RBUF_SIZE, deadline);
+			if (n > 0) {
+				size_t take = (size_t)n < rem ? (size_t)n : rem;
+				fr->rtail = (size_t)n;
+				memcpy(out + got, fr->rbuf, take);
+				fr->rhead = take;
+				got += take;
+			}
+		}
+		if (n == IPCX_ETIMEDOUT) {
+			if (got > 0) {
+				fr->stash = malloc(got);
+				if (fr->stash == NULL) {
+					return framer_fail(fr, IPCX_ENOMEM);
+				}
+				memcpy(fr->stash, out, got);
+				fr->stashed = got;
+			}
+			return IPCX_ETIMEDOUT;
+		}
+		if (n < 0) {
+			return framer_fail(fr, n == IPCX_ECLOSED ? IPCX_EPROTO : (int)n);
+		}
+	}
+	if (fr->rhead == fr->rtail) {
+		fr->rhead = fr->rtail = 0;
+	}
+	fr->have_len = false;
+	*len = (size_t)fr->need;
+	return 0;
+}
+
+bool
+ipcx__framer_pending(const ipcx__framer *fr)
+{
+	return fr->rtail != fr->rhead || fr->stash != NULL;
+}

@@ -1,0 +1,218 @@
+/*
+ * io.c - deadlines and the few syscall loops every transport shares: waiting on an fd,
+ * writing a whole iovec (partial writes, EINTR, SIGPIPE), one bounded read.
+ */
+#include "ipcx_int.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t
+ipcx__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+ipcx__deadline(int timeout_ms)
+{
+	if (timeout_ms < 0) {
+		return IPCX__FOREVER;
+	}
+	return ipcx__now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+int
+ipcx__poll_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline == IPCX__FOREVER) {
+		return -1;
+	}
+	left = deadline - ipcx__now_ns();
+	if (left <= 0) {
+		return 0;
+	}
+	left = (left + 999999) / 1000000;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+int
+ipcx__wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	for (;;) {
+		int ms = ipcx__poll_ms(deadline);
+		int n = poll(&pfd, 1, ms);
+		if (n > 0) {
+			if (pfd.revents & POLLNVAL) {
+				return IPCX_EBADF;
+			}
+			return pfd.revents;
+		}
+		if (n == 0) {
+			if (ms == 0 || ipcx__poll_ms(deadline) == 0) {
+				return IPCX_ETIMEDOUT;
+			}
+			continue;
+		}
+		if (errno != EINTR) {
+			return ipcx__err(errno);
+		}
+	}
+}
+
+int
+ipcx__set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1) {
+		return ipcx__err(errno);
+	}
+	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	if (fcntl(fd, F_SETFL, fl) == -1) {
+		return ipcx__err(errno);
+	}
+	return 0;
+}
+
+void
+ipcx__close_fd(int fd)
+{
+	if (fd >= 0) {
+		int saved = errno;
+		close(fd); /* Linux releases the fd even when close reports EINTR */
+		errno = saved;
+	}
+}
+
+/* writev to a pipe or FIFO without letting SIGPIPE kill the process: block it in this
+ * thread for the call and swallow the one our own write raised. */
+static ssize_t
+io_pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	sigset_t set, old;
+	ssize_t n;
+	int e;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	n = writev(fd, iov, iovcnt);
+	e = errno;
+	if (!sigismember(&old, SIGPIPE)) {
+		if (n == -1 && e == EPIPE) {
+			const struct timespec zero = {0, 0};
+			while (sigtimedwait(&set, NULL, &zero) == -1 && errno == EINTR) {
+			}
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	errno = e;
+	return n;
+}
+
+int
+ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t deadline,
+                 size_t *done)
+{
+	*done = 0;
+	while (iovcnt > 0) {
+		ssize_t n;
+		if (iov->iov_len == 0) {
+			iov++;
+			iovcnt--;
+			continue;
+		}
+		if (is_socket) {
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+			int fl = MSG_NOSIGNAL | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
+			n = sendmsg(fd, &mh, fl);
+		} else {
+			n = io_pipe_writev(fd, iov, iovcnt);
+		}
+		if (n < 0) {
+			int rv;
+			if (errno == EINTR) {
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				return (errno == EPIPE || errno == ECONNRESET) ? IPCX_ECLOSED
+				                                                : ipcx__err(errno);
+			}
+			rv = ipcx__wait_fd(fd, POLLOUT, deadline);
+			if (rv < 0) {
+				return rv;
+			}
+			if ((rv & (POLLERR | POLLHUP)) && !(rv & POLLOUT)) {
+				return IPCX_ECLOSED;
+			}
+			continue;
+		}
+		*done += (size_t)n;
+		while (n > 0 && iovcnt > 0) {
+			if ((size_t)n >= iov->iov_len) {
+				n -= (ssize_t)iov->iov_len;
+				iov++;
+				iovcnt--;
+			} else {
+				iov->iov_base = (char *)iov->iov_base + n;
+				iov->iov_len -= (size_t)n;
+				n = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+ssize_t
+ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline)
+{
+	for (;;) {
+		ssize_t n;
+		if (is_socket) {
+			n = recv(fd, buf, cap, deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
+		} else {
+			if (deadline != IPCX__FOREVER) {
+				int rv = ipcx__wait_fd(fd, POLLIN, deadline);
+				if (rv < 0) {
+					return rv;
+				}
+			}
+			n = read(fd, buf, cap);
+		}
+		if (n > 0) {
+			return n;
+		}
+		if (n == 0) {
+			return IPCX_ECLOSED;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		if (errno == ECONNRESET) {
+			return IPCX_ECLOSED;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			return ipcx__err(errno);
+		}
+		{
+			int rv = ipcx__wait_fd(fd, POLLIN, deadline);
+			if (rv < 0) {
+				return rv;
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+/*
+ * ipcx_int.h - what the core shares with transports: the transport table, the channel and
+ * listener bases, URLs, deadlines, the I/O helpers and the length-prefixed stream framer.
+ */
+#ifndef IPCX_INT_H
+#define IPCX_INT_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "ipcx.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define IPCX__UNUSED(x) ((void)(x))
+
+/* errno -> IPCX_E*, once, at the syscall. */
+static inline int
+ipcx__err(int e)
+{
+	return e > 0 ? -e : IPCX_EUNKNOWN;
+}
+
+/* ---- URLs ---------------------------------------------------------------------------- */
+
+#define IPCX__URL_MAX 4096
+#define IPCX__QUERY_MAX 16
+
+typedef struct ipcx__url {
+	char scheme[16];
+	char path[IPCX__URL_MAX]; /* percent-decoded; fifo/unix path, tcp/udp "host:port" */
+	char host[256];           /* tcp/udp: host without brackets ("" = any) */
+	char port[16];            /* tcp/udp */
+	bool abstract;            /* unix:@name */
+	int nquery;
+	struct {
+		char key[32];
+		char val[256];
+		bool used;
+	} query[IPCX__QUERY_MAX];
+} ipcx__url;
+
+int ipcx__url_parse(ipcx__url *u, const char *url);
+/* Split u->path as host:port ([v6]:port allowed) into u->host, u->port. */
+int ipcx__url_hostport(ipcx__url *u);
+/* Look a query key up and mark it used; NULL if absent. */
+const char *ipcx__url_query(ipcx__url *u, const char *key);
+/* Parse a query value as an unsigned number in base (0: 0x and 0 prefixes honoured)
+ * within [lo, hi]; *found tells whether the key was present. */
+int ipcx__url_query_num(ipcx__url *u, const char *key, int base, unsigned long long lo,
+                        unsigned long long hi, unsigned long long *out, bool *found);
+
+/* Effective options: opts (or defaults) overlaid with the URL query. */
+typedef struct ipcx__opts {
+	size_t max_msg;
+	unsigned mode;
+	bool keep;
+	bool raw;
+} ipcx__opts;
+
+int ipcx__opts_resolve(ipcx__opts *o, const ipcx_opts *user, ipcx__url *u);
+
+/* ---- Time ---------------------------------------------------------------------------- */
+
+/* Deadlines are absolute CLOCK_MONOTONIC nanoseconds; IPCX__FOREVER never expires. */
+#define IPCX__FOREVER INT64_MAX
+int64_t ipcx__now_ns(void);
+int64_t ipcx__deadline(int timeout_ms);
+/* Milliseconds left for poll(): -1 forever, 0 expired, rounded up otherwise. */
+int ipcx__poll_ms(int64_t deadline);
+
+/* ---- I/O helpers --------------------------------------------------------------------- */
+
+/* Wait until fd has any of events (POLLIN/POLLOUT) or the deadline passes. Returns the
+ * revents (> 0), or IPCX_ETIMEDOUT. EINTR is retried against the same deadline. */
+int ipcx__wait_fd(int fd, short events, int64_t deadline);
+int ipcx__set_nonblock(int fd, bool on);
+void ipcx__close_fd(int fd);
+/* Write all of iov to fd (a pipe, FIFO or stream socket), waiting up to the deadline.
+ * *done counts bytes written, so a caller can tell "nothing written" from "part written".
+ * Sockets use send flags MSG_NOSIGNAL; pipes block SIGPIPE around the write instead. */
+int ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t deadline,
+                     size_t *done);
+/* One read(2)/recv(2) of at most cap bytes, waiting up to the deadline. Returns the count
+ * (> 0), IPCX_ECLOSED at end of stream, IPCX_ETIMEDOUT, or another error. */
+ssize_t ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline);
+
+/* ---- The stream framer: [8-byte big-endian length][payload] over a byte stream ------- */
+
+#define IPCX__FRAME_HDR 8
+#define IPCX__RBUF_SIZE (64 * 1024)
+
+typedef struct ipcx__framer {
+	int fd;
+	bool is_socket;
+	bool raw;       /* no framing: each recv returns the bytes available */
+	size_t max_msg; /* lengths above this from the peer are a protocol error */
+	/* receive side */
+	unsigned char *rbuf; /* IPCX__RBUF_SIZE bytes, allocated with the channel */
+	size_t rhead, rtail; /* unread bytes are rbuf[rhead, rtail) */
+	bool have_len;       /* the current frame's length has been read */
+	uint64_t need;       /* its length */
+	unsigned char *stash; /* body bytes kept across a timeout (rare path) */
+	size_t stashed;
+	int rerr; /* sticky receive error (EPROTO, ECLOSED) */
+	/* send side */
+	int serr; /* sticky send error (a frame was cut short) */
+	/* hooks for transports that put something before the first frame (the SP header) */
+	int (*on_first_recv)(struct ipcx__framer *fr, int64_t deadline);
+	bool first_done;
+} ipcx__framer;
+
+int ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg);
+void ipcx__framer_fini(ipcx__framer *fr);
+int ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadline);
+int ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t deadline);
+/* Read exactly n bytes through the buffer (used for handshakes). */
+int ipcx__framer_read_exact(ipcx__framer *fr, void *buf, size_t n, int64_t deadline);
+/* True when bytes are buffered in user space (so the fd may not poll readable). */
+bool ipcx__framer_pending(const ipcx__framer *fr);
+
+/* ---- Channels, listeners, transports ------------------------------------------------- */
+
+struct ipcx__transport;
+
+struct ipcx_chan {
+	const struct ipcx__transport *tp;
+	size_t max_msg;
+	/* ipcx_chan_fd: an epoll set of the transport fd and an eventfd that is kept readable
+	 * while the transport holds a buffered message. Created on first use. */
+	int pollfd;
+	int evfd;
+	bool ev_set;
+};
+
+struct ipcx_listener {
+	const struct ipcx__transport *tp;
+	ipcx__opts opts;
+};
+
+/*
+ * One mechanism = one transport table. Ops that a scheme lacks are NULL and the core
+ * answers IPCX_ENOTSUP for them. Every op returns 0 or a negative IPCX_E* code, except
+ * where noted. Deadlines come from ipcx__deadline().
+ */
+#define IPCX__TRANSPORT_VERSION 1
+
+struct ipcx__transport {
+	int version; /* IPCX__TRANSPORT_VERSION */
+	const char *scheme;
+	/* persistence of the named object; may look at the URL (unix abstract) */
+	int (*persistence)(const ipcx__url *u);
+	/* query keys of this scheme beyond the core's (NULL-terminated), or NULL */
+	const char *const *query_keys;
+
+	/* Create a listener. Must fill (*lp)->tp. */
+	int (*listen)(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o);
+	/* Next client's channel; a client failing its handshake is skipped. */
+	int (*accept)(ipcx_listener *l, ipcx_chan **cp, int64_t deadline);
+	/* Free the listener and remove created names (unless keep). */
+	void (*listener_close)(ipcx_listener *l);
+	int (*listener_fd)(ipcx_listener *l);
+	int (*listener_url)(ipcx_listener *l, char *buf, size_t cap);
+
+	/* Connect. Must fill (*cp)->tp via ipcx__chan_init. */
+	int (*dial)(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline);
+	/* len <= c->max_msg has been checked by the core. */
+	int (*send)(ipcx_chan *c, const void *buf, size_t len, int64_t deadline);
+	/* Contract of ipcx_recv. */
+	int (*recv)(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline);
+	/* The fd that polls readable when data arrives (>= 0), or an error. */
+	int (*fd)(ipcx_chan *c);
+	/* True when a message (or part of one) is buffered in user space. NULL: never. */
+	bool (*pending)(ipcx_chan *c);
+	/* Free the channel (the core has released its own fds). */
+	void (*close)(ipcx_chan *c);
+
+	/* Optional. */
+	int (*peer_cred)(ipcx_chan *c, pid_t *pid, uid_t *uid, gid_t *gid);
+	int (*send_fds)(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t nfds,
+	                int64_t deadline);
+	int (*recv_fds)(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
+	                int64_t deadline);
+};
+
+void ipcx__chan_init(ipcx_chan *c, const struct ipcx__transport *tp, size_t max_msg);
+
+extern const struct ipcx__transport ipcx__pipe;
+extern const struct ipcx__transport ipcx__fifo;
+extern const struct ipcx__transport ipcx__unix;
+extern const struct ipcx__transport ipcx__tcp;
+extern const struct ipcx__transport ipcx__udp;
+
+const struct ipcx__transport *ipcx__transport_find(const char *scheme);
+
+/* Internal constructors used by tests and fuzz targets to put a transport on given fds. */
+int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o);
+int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
+
+#endif /* IPCX_INT_H */
