@@ -27,53 +27,53 @@ extern "C" {
  * errno value are exactly -errno on Linux (IPCX_ENOENT == -ENOENT); codes that only the
  * library produces live in their own range below -3000 and never collide with errno.
  * ------------------------------------------------------------------------------------- */
-#define IPCX_ERRNO_MAP(XX)                                                                 \
-	XX(E2BIG, -7, "argument list too long")                                                \
-	XX(EACCES, -13, "permission denied")                                                   \
-	XX(EADDRINUSE, -98, "address already in use")                                          \
-	XX(EADDRNOTAVAIL, -99, "address not available")                                        \
-	XX(EAFNOSUPPORT, -97, "address family not supported")                                  \
-	XX(EAGAIN, -11, "resource temporarily unavailable")                                    \
-	XX(EBADF, -9, "bad file descriptor")                                                   \
-	XX(EBUSY, -16, "resource busy")                                                        \
-	XX(ECONNABORTED, -103, "connection aborted")                                           \
-	XX(ECONNREFUSED, -111, "connection refused")                                           \
-	XX(ECONNRESET, -104, "connection reset by peer")                                       \
-	XX(EEXIST, -17, "file exists")                                                         \
-	XX(EFAULT, -14, "bad address")                                                         \
-	XX(EHOSTUNREACH, -113, "host is unreachable")                                          \
-	XX(EINTR, -4, "interrupted system call")                                               \
-	XX(EINVAL, -22, "invalid argument")                                                    \
-	XX(EIO, -5, "i/o error")                                                               \
-	XX(EISDIR, -21, "is a directory")                                                      \
-	XX(ELOOP, -40, "too many symbolic links")                                              \
-	XX(EMFILE, -24, "too many open files")                                                 \
-	XX(EMSGSIZE, -90, "message too long")                                                  \
-	XX(ENAMETOOLONG, -36, "name too long")                                                 \
-	XX(ENETUNREACH, -101, "network is unreachable")                                        \
-	XX(ENFILE, -23, "file table overflow")                                                 \
-	XX(ENOBUFS, -105, "no buffer space available")                                         \
-	XX(ENODEV, -19, "no such device")                                                      \
-	XX(ENOENT, -2, "no such file or directory")                                            \
-	XX(ENOMEM, -12, "not enough memory")                                                   \
-	XX(ENOSPC, -28, "no space left on device")                                             \
-	XX(ENOSYS, -38, "function not implemented")                                            \
-	XX(ENOTCONN, -107, "socket is not connected")                                          \
-	XX(ENOTDIR, -20, "not a directory")                                                    \
-	XX(ENOTSOCK, -88, "socket operation on non-socket")                                    \
-	XX(ENOTSUP, -95, "operation not supported")                                            \
-	XX(ENXIO, -6, "no such device or address")                                             \
-	XX(EOVERFLOW, -75, "value too large for defined data type")                            \
-	XX(EPERM, -1, "operation not permitted")                                               \
-	XX(EPIPE, -32, "broken pipe")                                                          \
-	XX(EPROTO, -71, "protocol error")                                                      \
-	XX(ERANGE, -34, "result too large")                                                    \
-	XX(EROFS, -30, "read-only file system")                                                \
-	XX(ETIMEDOUT, -110, "timed out")                                                       \
-	XX(ECLOSED, -3001, "channel closed by peer")                                           \
-	XX(EBADURL, -3002, "malformed URL")                                                    \
-	XX(ESCHEME, -3003, "unknown URL scheme")                                               \
-	XX(ENOTFOUND, -3004, "host name not found")                                            \
+#define IPCX_ERRNO_MAP(XX)                                          \
+	XX(E2BIG, -7, "argument list too long")                     \
+	XX(EACCES, -13, "permission denied")                        \
+	XX(EADDRINUSE, -98, "address already in use")               \
+	XX(EADDRNOTAVAIL, -99, "address not available")             \
+	XX(EAFNOSUPPORT, -97, "address family not supported")       \
+	XX(EAGAIN, -11, "resource temporarily unavailable")         \
+	XX(EBADF, -9, "bad file descriptor")                        \
+	XX(EBUSY, -16, "resource busy")                             \
+	XX(ECONNABORTED, -103, "connection aborted")                \
+	XX(ECONNREFUSED, -111, "connection refused")                \
+	XX(ECONNRESET, -104, "connection reset by peer")            \
+	XX(EEXIST, -17, "file exists")                              \
+	XX(EFAULT, -14, "bad address")                              \
+	XX(EHOSTUNREACH, -113, "host is unreachable")               \
+	XX(EINTR, -4, "interrupted system call")                    \
+	XX(EINVAL, -22, "invalid argument")                         \
+	XX(EIO, -5, "i/o error")                                    \
+	XX(EISDIR, -21, "is a directory")                           \
+	XX(ELOOP, -40, "too many symbolic links")                   \
+	XX(EMFILE, -24, "too many open files")                      \
+	XX(EMSGSIZE, -90, "message too long")                       \
+	XX(ENAMETOOLONG, -36, "name too long")                      \
+	XX(ENETUNREACH, -101, "network is unreachable")             \
+	XX(ENFILE, -23, "file table overflow")                      \
+	XX(ENOBUFS, -105, "no buffer space available")              \
+	XX(ENODEV, -19, "no such device")                           \
+	XX(ENOENT, -2, "no such file or directory")                 \
+	XX(ENOMEM, -12, "not enough memory")                        \
+	XX(ENOSPC, -28, "no space left on device")                  \
+	XX(ENOSYS, -38, "function not implemented")                 \
+	XX(ENOTCONN, -107, "socket is not connected")               \
+	XX(ENOTDIR, -20, "not a directory")                         \
+	XX(ENOTSOCK, -88, "socket operation on non-socket")         \
+	XX(ENOTSUP, -95, "operation not supported")                 \
+	XX(ENXIO, -6, "no such device or address")                  \
+	XX(EOVERFLOW, -75, "value too large for defined data type") \
+	XX(EPERM, -1, "operation not permitted")                    \
+	XX(EPIPE, -32, "broken pipe")                               \
+	XX(EPROTO, -71, "protocol error")                           \
+	XX(ERANGE, -34, "result too large")                         \
+	XX(EROFS, -30, "read-only file system")                     \
+	XX(ETIMEDOUT, -110, "timed out")                            \
+	XX(ECLOSED, -3001, "channel closed by peer")                \
+	XX(EBADURL, -3002, "malformed URL")                         \
+	XX(ESCHEME, -3003, "unknown URL scheme")                    \
+	XX(ENOTFOUND, -3004, "host name not found")                 \
 	XX(EUNKNOWN, -3999, "unknown error")
 
 enum ipcx_errno {
@@ -95,14 +95,17 @@ IPCX_API const char *ipcx_err_name(int err);
 #define IPCX_DEFAULT_MAX_MSG ((size_t)16 << 20) /* 16 MiB */
 
 typedef struct ipcx_opts {
-	size_t size;     /* sizeof(ipcx_opts), set by ipcx_opts_init(): lets fields be appended */
-	size_t max_msg;  /* largest message sent or accepted; 0: IPCX_DEFAULT_MAX_MSG. URL: maxmsg */
-	unsigned mode;   /* permission bits of names this side creates; 0: 0600. URL: mode */
-	int keep;        /* nonzero: leave created names in place on close. URL: keep=1 */
-	int raw;         /* nonzero: plain byte stream, no framing (fifo, unix, tcp). URL: raw=1 */
+	size_t size;    /* sizeof(ipcx_opts), set by ipcx_opts_init(): lets fields be appended */
+	size_t max_msg; /* largest message sent or accepted; 0: IPCX_DEFAULT_MAX_MSG. URL: maxmsg */
+	unsigned mode;  /* permission bits of names this side creates; 0: 0600. URL: mode */
+	int keep;       /* nonzero: leave created names in place on close. URL: keep=1 */
+	int raw;        /* nonzero: plain byte stream, no framing (fifo, unix, tcp). URL: raw=1 */
 } ipcx_opts;
 
-#define IPCX_OPTS_INIT {sizeof(ipcx_opts), 0, 0, 0, 0}
+#define IPCX_OPTS_INIT                        \
+	{                                     \
+		sizeof(ipcx_opts), 0, 0, 0, 0 \
+	}
 
 IPCX_API void ipcx_opts_init(ipcx_opts *opts);
 
@@ -195,16 +198,16 @@ IPCX_API int ipcx_peer_cred(ipcx_chan *c, pid_t *pid, uid_t *uid, gid_t *gid);
 /* unix:// only: send a message with up to IPCX_MAX_FDS file descriptors (SCM_RIGHTS).
  * The fds stay the caller's (the receiver gets duplicates). */
 #define IPCX_MAX_FDS 64
-IPCX_API int ipcx_send_fds(ipcx_chan *c, const void *buf, size_t len, const int *fds,
-                           size_t nfds, int timeout_ms);
+IPCX_API int ipcx_send_fds(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t nfds,
+                           int timeout_ms);
 
 /* unix:// only: receive a message and the fds sent with it. *nfds is the capacity of fds
  * on entry and the number received on return; received fds are CLOEXEC and owned by the
  * caller. If the message or its fds do not fit, IPCX_EMSGSIZE with *len and *nfds set to
  * what is needed, and nothing is lost. Plain ipcx_recv closes fds that arrive with a
  * message. */
-IPCX_API int ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds,
-                           size_t *nfds, int timeout_ms);
+IPCX_API int ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
+                           int timeout_ms);
 
 #ifdef __cplusplus
 }

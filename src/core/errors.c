@@ -4,13 +4,13 @@
  */
 #include "ipcx_int.h"
 
-#define IPCX__CHECK(name, val, text)                                                       \
+#define IPCX__CHECK(name, val, text) \
 	_Static_assert((val) <= -3000 || (val) == -(name), "IPCX_" #name " must equal -" #name);
-#define ECLOSED 0
-#define EBADURL 0
-#define ESCHEME 0
+#define ECLOSED   0
+#define EBADURL   0
+#define ESCHEME   0
 #define ENOTFOUND 0
-#define EUNKNOWN 0
+#define EUNKNOWN  0
 IPCX_ERRNO_MAP(IPCX__CHECK)
 #undef ECLOSED
 #undef EBADURL
@@ -25,8 +25,8 @@ ipcx_strerror(int err)
 	switch (err) {
 	case 0:
 		return "success";
-#define IPCX__XX(name, val, text)                                                          \
-	case (val):                                                                            \
+#define IPCX__XX(name, val, text) \
+	case (val):               \
 		return text;
 		IPCX_ERRNO_MAP(IPCX__XX)
 #undef IPCX__XX
@@ -41,8 +41,8 @@ ipcx_err_name(int err)
 	switch (err) {
 	case 0:
 		return "0";
-#define IPCX__XX(name, val, text)                                                          \
-	case (val):                                                                            \
+#define IPCX__XX(name, val, text) \
+	case (val):               \
 		return "IPCX_" #name;
 		IPCX_ERRNO_MAP(IPCX__XX)
 #undef IPCX__XX

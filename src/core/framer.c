@@ -224,7 +224,8 @@ ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t 
 			}
 		} else {
 			fr->rhead = fr->rtail = 0;
-			n = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf, IPCX__RBUF_SIZE, deadline);
+			n = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf, IPCX__RBUF_SIZE,
+			                    deadline);
 			if (n > 0) {
 				size_t take = (size_t)n < rem ? (size_t)n : rem;
 				fr->rtail = (size_t)n;

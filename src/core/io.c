@@ -150,7 +150,7 @@ ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t 
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				return (errno == EPIPE || errno == ECONNRESET) ? IPCX_ECLOSED
-				                                                : ipcx__err(errno);
+				                                               : ipcx__err(errno);
 			}
 			rv = ipcx__wait_fd(fd, POLLOUT, deadline);
 			if (rv < 0) {

@@ -29,7 +29,7 @@ ipcx__err(int e)
 
 /* ---- URLs ---------------------------------------------------------------------------- */
 
-#define IPCX__URL_MAX 4096
+#define IPCX__URL_MAX   4096
 #define IPCX__QUERY_MAX 16
 
 typedef struct ipcx__url {
@@ -102,10 +102,10 @@ typedef struct ipcx__framer {
 	bool raw;       /* no framing: each recv returns the bytes available */
 	size_t max_msg; /* lengths above this from the peer are a protocol error */
 	/* receive side */
-	unsigned char *rbuf; /* IPCX__RBUF_SIZE bytes, allocated with the channel */
-	size_t rhead, rtail; /* unread bytes are rbuf[rhead, rtail) */
-	bool have_len;       /* the current frame's length has been read */
-	uint64_t need;       /* its length */
+	unsigned char *rbuf;  /* IPCX__RBUF_SIZE bytes, allocated with the channel */
+	size_t rhead, rtail;  /* unread bytes are rbuf[rhead, rtail) */
+	bool have_len;        /* the current frame's length has been read */
+	uint64_t need;        /* its length */
 	unsigned char *stash; /* body bytes kept across a timeout (rare path) */
 	size_t stashed;
 	int rerr; /* sticky receive error (EPROTO, ECLOSED) */

@@ -118,13 +118,13 @@ ipcx__url_parse(ipcx__url *u, const char *url)
 			}
 			eq = memchr(p, '=', (size_t)(amp - p));
 			klen = (size_t)((eq ? eq : amp) - p);
-			if ((rv = url_decode(u->query[u->nquery].key, sizeof u->query[0].key, p, klen,
-			                     IPCX_EBADURL)) != 0) {
+			if ((rv = url_decode(u->query[u->nquery].key, sizeof u->query[0].key, p,
+			                     klen, IPCX_EBADURL)) != 0) {
 				return rv;
 			}
-			if (eq != NULL && (rv = url_decode(u->query[u->nquery].val,
-			                                   sizeof u->query[0].val, eq + 1,
-			                                   (size_t)(amp - eq - 1), IPCX_EBADURL)) != 0) {
+			if (eq != NULL &&
+			    (rv = url_decode(u->query[u->nquery].val, sizeof u->query[0].val,
+			                     eq + 1, (size_t)(amp - eq - 1), IPCX_EBADURL)) != 0) {
 				return rv;
 			}
 			for (int i = 0; i < u->nquery; i++) {

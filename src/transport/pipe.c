@@ -25,7 +25,8 @@ ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o)
 	ipcx__chan_init(&p->base, &ipcx__pipe, o->max_msg);
 	/* The read fd stays blocking (one read(2) per message when waiting forever); the write
 	 * fd is non-blocking so that a send can honour its timeout. */
-	if ((rv = ipcx__set_nonblock(rfd, false)) != 0 || (rv = ipcx__set_nonblock(wfd, true)) != 0) {
+	if ((rv = ipcx__set_nonblock(rfd, false)) != 0 ||
+	    (rv = ipcx__set_nonblock(wfd, true)) != 0) {
 		goto fail_free;
 	}
 	if ((rv = ipcx__framer_init(&p->rx, rfd, false, o->raw, o->max_msg)) != 0) {
@@ -88,12 +89,12 @@ pipe_close(ipcx_chan *c)
 }
 
 const struct ipcx__transport ipcx__pipe = {
-	.version = IPCX__TRANSPORT_VERSION,
-	.scheme = "pipe",
-	.persistence = pipe_persistence,
-	.send = pipe_send,
-	.recv = pipe_recv,
-	.fd = pipe_fd,
-	.pending = pipe_pending,
-	.close = pipe_close,
+        .version = IPCX__TRANSPORT_VERSION,
+        .scheme = "pipe",
+        .persistence = pipe_persistence,
+        .send = pipe_send,
+        .recv = pipe_recv,
+        .fd = pipe_fd,
+        .pending = pipe_pending,
+        .close = pipe_close,
 };
