@@ -216,3 +216,63 @@ ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline)
 		}
 	}
 }
+
+int
+ipcx__accept_fd(int lfd, int64_t deadline)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			return fd;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case EOPNOTSUPP:
+		case ENETUNREACH:
+			continue; /* that client is gone; the listener is fine */
+		case EAGAIN: {
+			int rv = ipcx__wait_fd(lfd, POLLIN, deadline);
+			if (rv < 0) {
+				return rv;
+			}
+			continue;
+		}
+		default:
+			return ipcx__err(errno);
+		}
+	}
+}
+
+int
+ipcx__connect_fd(int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline)
+{
+	int rv, err = 0;
+	socklen_t elen = sizeof err;
+
+	if ((rv = ipcx__set_nonblock(fd, true)) != 0) {
+		return rv;
+	}
+	if (connect(fd, sa, len) == 0) {
+		return ipcx__set_nonblock(fd, false);
+	}
+	if (errno != EINPROGRESS && errno != EINTR) {
+		return ipcx__err(errno);
+	}
+	if ((rv = ipcx__wait_fd(fd, POLLOUT, deadline)) < 0) {
+		return rv;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1) {
+		return ipcx__err(errno);
+	}
+	if (err != 0) {
+		return ipcx__err(err);
+	}
+	return ipcx__set_nonblock(fd, false);
+}

@@ -20,6 +20,9 @@
 
 #define IPCX__UNUSED(x) ((void)(x))
 
+struct addrinfo;
+struct sockaddr;
+
 /* errno -> IPCX_E*, once, at the syscall. */
 static inline int
 ipcx__err(int e)
@@ -90,6 +93,11 @@ int ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int6
 /* One read(2)/recv(2) of at most cap bytes, waiting up to the deadline. Returns the count
  * (> 0), IPCX_ECLOSED at end of stream, IPCX_ETIMEDOUT, or another error. */
 ssize_t ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline);
+/* accept4(CLOEXEC) on a non-blocking listening socket, waiting up to the deadline; errors
+ * that belong to one aborted client are skipped. Returns the fd or an error. */
+int ipcx__accept_fd(int lfd, int64_t deadline);
+/* connect() bounded by the deadline; the socket is left blocking. */
+int ipcx__connect_fd(int fd, const struct sockaddr *sa, unsigned len, int64_t deadline);
 
 /* ---- The stream framer: [8-byte big-endian length][payload] over a byte stream ------- */
 
@@ -203,4 +211,15 @@ const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o);
 int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 
+
+
+/* ---- Internet addresses (tcp, udp) ----------------------------------------------------- */
+
+/* getaddrinfo for u->host/u->port (after ipcx__url_hostport); host "" with passive binds
+ * every address. Errors: IPCX_ENOTFOUND for names that do not resolve. */
+int ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive);
+/* "scheme://127.0.0.1:5555" or "scheme://[::1]:5555". */
+int ipcx__inet_format(char *buf, size_t cap, const char *scheme, const struct sockaddr *sa);
+/* Copy s into buf (cap bytes) or fail with IPCX_ENAMETOOLONG; never truncates. */
+int ipcx__strlcpy(char *buf, const char *s, size_t cap);
 #endif /* IPCX_INT_H */
