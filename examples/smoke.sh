@@ -1,0 +1,208 @@
+#!/bin/sh
+# smoke.sh - smoke tests of the example programs: runs a server and its clients under
+# timeout(1) in a private temp directory, checks what they print, and leaves nothing behind.
+#
+#   usage: smoke.sh BINDIR CASE
+#   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_tcp echo_tcp6
+#         echo_udp.  Exit 0 pass, 1 fail, 77 skip (echo_tcp6 without IPv6).
+set -u
+
+[ $# -eq 2 ] || { echo "usage: smoke.sh BINDIR CASE" >&2; exit 2; }
+bindir=$1
+case=$2
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-smoke.XXXXXX") || exit 1
+run=$tmp/run # the examples create their names here; it must be empty at the end
+mkdir "$run" || exit 1
+srv_pid=
+client_pids=
+
+cleanup() {
+	for p in $srv_pid $client_pids; do
+		kill "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+# Every process gets a deadline: a broken example fails the test, it never hangs it.
+T="timeout -k 5 30"
+
+fail() {
+	echo "FAIL ($case): $*" >&2
+	for f in "$tmp"/*.out "$tmp"/*.err; do
+		[ -s "$f" ] || continue
+		echo "--- ${f##*/}" >&2
+		cat "$f" >&2
+	done
+	exit 1
+}
+
+# start_server PROG ARGS...: run it in the background, wait for "listening on URL" and set
+# $url to the URL it printed (the real port for tcp://host:0).
+start_server() {
+	prog=$1
+	shift
+	$T "$bindir/$prog" "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
+	srv_pid=$!
+	i=0
+	while ! grep -q '^listening on ' "$tmp/server.out" 2>/dev/null; do
+		kill -0 "$srv_pid" 2>/dev/null || fail "$prog did not start"
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "$prog: no 'listening on' line within 10 s"
+		sleep 0.05
+	done
+	url=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$tmp/server.out" | head -n 1)
+}
+
+# stop_server [SIGNAL]: optionally signal the server, then it must exit 0.
+stop_server() {
+	[ $# -eq 0 ] || kill "-$1" "$srv_pid"
+	rc=0
+	wait "$srv_pid" || rc=$?
+	srv_pid=
+	[ $rc -eq 0 ] || fail "server exited with status $rc"
+}
+
+# expect NAME LINE...: the file $tmp/NAME.out must hold exactly these lines.
+expect() {
+	name=$1
+	shift
+	printf '%s\n' "$@" >"$tmp/$name.want"
+	cmp -s "$tmp/$name.want" "$tmp/$name.out" || {
+		echo "--- expected in $name.out" >&2
+		cat "$tmp/$name.want" >&2
+		fail "unexpected output of $name"
+	}
+}
+
+# client NAME PROG ARGS...: run a client in the foreground; it must exit 0.
+client() {
+	name=$1
+	prog=$2
+	shift 2
+	$T "$bindir/$prog" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null ||
+		fail "$prog $* exited with status $?"
+}
+
+# Nothing may be left where the examples created their names.
+expect_clean() {
+	left=$(ls -A "$run")
+	[ -z "$left" ] || fail "left behind in the run directory: $left"
+}
+
+# echo_case URL SIZE STOP: two echo clients (text, then one SIZE-byte message) against an
+# echo_server on URL. STOP=count: the server exits by itself after 2 clients (--count 2);
+# STOP=signal: it is stopped with SIGTERM (udp has no close, so a client never "leaves").
+echo_case() {
+	if [ "$3" = count ]; then
+		start_server echo_server --count 2 "$1"
+	else
+		start_server echo_server "$1"
+	fi
+	client c1 echo_client "$url" "hello world" "" "second message"
+	expect c1 "hello world" "" "second message"
+	client c2 echo_client --size "$2" "$url"
+	expect c2 "$2 bytes echoed"
+	if [ "$3" = count ]; then
+		stop_server
+	else
+		stop_server TERM
+	fi
+	grep -q '^client 2: connected' "$tmp/server.out" || fail "server did not see 2 clients"
+	expect_clean
+}
+
+case $case in
+hello_pipe)
+	$T "$bindir/hello_pipe" >"$tmp/hello.out" 2>"$tmp/hello.err" || fail "exit status $?"
+	# The child's pid is part of one line; take it from the last line.
+	pid=$(sed -n 's/^parent: child \([0-9]*\) exited 0$/\1/p' "$tmp/hello.out")
+	[ -n "$pid" ] || fail "no 'parent: child N exited 0' line"
+	expect hello \
+		'child: received "hello world" (11 bytes)' \
+		'child: received "a pipe carries bytes; ipcx carries whole messages" (49 bytes)' \
+		"parent: reply \"child $pid got 2 messages\"" \
+		'child: parent closed the channel, exiting' \
+		"parent: child $pid exited 0"
+	;;
+fifo)
+	# Three clients; the first stays connected (waiting on a gate FIFO for its second
+	# line) while the second and third are served, so the server must serve clients
+	# concurrently. --count 3: the server exits by itself and removes its FIFO.
+	start_server fifo_server --count 3 "$run/server.fifo"
+	mkfifo "$tmp/gate" || fail "mkfifo"
+	{
+		echo one
+		cat "$tmp/gate"
+	} | $T "$bindir/fifo_client" "$run/server.fifo" >"$tmp/a.out" 2>"$tmp/a.err" &
+	a_pid=$!
+	client_pids=$a_pid
+	i=0
+	while ! grep -q '^ONE$' "$tmp/a.out" 2>/dev/null; do
+		kill -0 "$a_pid" 2>/dev/null || fail "client a died"
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "client a got no reply within 10 s"
+		sleep 0.05
+	done
+	client b fifo_client "$run/server.fifo" hello "fifo world" "MiXeD 123"
+	expect b HELLO "FIFO WORLD" "MIXED 123"
+	printf 'line from stdin\n\nlast\n' >"$tmp/c.in"
+	$T "$bindir/fifo_client" "fifo://$run/server.fifo" <"$tmp/c.in" >"$tmp/c.out" \
+		2>"$tmp/c.err" || fail "client c exited with status $?"
+	expect c "LINE FROM STDIN" "" "LAST"
+	echo two >"$tmp/gate"
+	rc=0
+	wait "$a_pid" || rc=$?
+	client_pids=
+	[ $rc -eq 0 ] || fail "client a exited with status $rc"
+	expect a ONE TWO
+	stop_server
+	for n in 1 2 3; do
+		grep -q "^client $n: gone$" "$tmp/server.out" || fail "client $n not seen leaving"
+	done
+	expect_clean
+	;;
+fifo_sigterm)
+	start_server fifo_server "$run/server.fifo"
+	client a fifo_client "$run/server.fifo" ping
+	expect a PING
+	[ -p "$run/server.fifo" ] || fail "server FIFO missing while the server runs"
+	stop_server TERM
+	grep -q '^signal: shutting down$' "$tmp/server.out" || fail "no shutdown message"
+	expect_clean
+	;;
+echo_fifo)
+	echo_case "fifo://$run/echo.fifo" 1048576 count
+	;;
+echo_unix)
+	echo_case "unix://$run/echo.sock" 1048576 count
+	;;
+echo_abstract)
+	echo_case "unix:@ipcx-smoke-$$-$(basename "$tmp")" 1048576 count
+	;;
+echo_tcp)
+	echo_case "tcp://127.0.0.1:0" 1048576 count
+	case $url in
+	tcp://127.0.0.1:0 | tcp://127.0.0.1:) fail "listener URL has no real port: $url" ;;
+	esac
+	;;
+echo_tcp6)
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null || {
+		echo "SKIP: no IPv6 loopback"
+		exit 77
+	}
+	echo_case "tcp://[::1]:0" 1048576 count
+	;;
+echo_udp)
+	# One datagram per message: sizes stay below the 64 KiB datagram limit.
+	echo_case "udp://127.0.0.1:0" 60000 signal
+	;;
+*)
+	echo "smoke.sh: unknown case '$case'" >&2
+	exit 2
+	;;
+esac
+echo "PASS ($case)"
+exit 0
