@@ -211,8 +211,6 @@ const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o);
 int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 
-
-
 /* ---- Internet addresses (tcp, udp) ----------------------------------------------------- */
 
 /* getaddrinfo for u->host/u->port (after ipcx__url_hostport); host "" with passive binds
