@@ -5,6 +5,7 @@
  */
 #include "ipcx_int.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -84,6 +85,25 @@ ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadlin
 	return rv;
 }
 
+/* One read through the framer's fd, honouring poll_first. */
+static ssize_t
+framer_read(ipcx__framer *fr, void *buf, size_t cap, int64_t deadline)
+{
+	ssize_t n;
+
+	if (fr->poll_first) {
+		int rv = ipcx__wait_fd(fr->fd, POLLIN, deadline);
+		if (rv < 0) {
+			return rv;
+		}
+	}
+	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline);
+	if (n > 0) {
+		fr->poll_first = false;
+	}
+	return n;
+}
+
 /* Make sure at least n (<= IPCX__RBUF_SIZE) bytes are buffered. */
 static int
 framer_fill(ipcx__framer *fr, size_t n, int64_t deadline)
@@ -95,8 +115,7 @@ framer_fill(ipcx__framer *fr, size_t n, int64_t deadline)
 			fr->rtail -= fr->rhead;
 			fr->rhead = 0;
 		}
-		got = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf + fr->rtail,
-		                      IPCX__RBUF_SIZE - fr->rtail, deadline);
+		got = framer_read(fr, fr->rbuf + fr->rtail, IPCX__RBUF_SIZE - fr->rtail, deadline);
 		if (got < 0) {
 			return (int)got;
 		}
@@ -145,7 +164,7 @@ framer_recv_raw(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t de
 		*len = take;
 		return 0;
 	}
-	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline);
+	n = framer_read(fr, buf, cap, deadline);
 	if (n < 0) {
 		if (n == IPCX_ECLOSED) {
 			fr->rerr = IPCX_ECLOSED;
@@ -218,14 +237,13 @@ ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t 
 		size_t rem = (size_t)fr->need - got;
 		ssize_t n;
 		if (rem >= IPCX__RBUF_SIZE / 2) {
-			n = ipcx__read_some(fr->fd, fr->is_socket, out + got, rem, deadline);
+			n = framer_read(fr, out + got, rem, deadline);
 			if (n > 0) {
 				got += (size_t)n;
 			}
 		} else {
 			fr->rhead = fr->rtail = 0;
-			n = ipcx__read_some(fr->fd, fr->is_socket, fr->rbuf, IPCX__RBUF_SIZE,
-			                    deadline);
+			n = framer_read(fr, fr->rbuf, IPCX__RBUF_SIZE, deadline);
 			if (n > 0) {
 				size_t take = (size_t)n < rem ? (size_t)n : rem;
 				fr->rtail = (size_t)n;

@@ -107,7 +107,10 @@ int ipcx__connect_fd(int fd, const struct sockaddr *sa, unsigned len, int64_t de
 typedef struct ipcx__framer {
 	int fd;
 	bool is_socket;
-	bool raw;       /* no framing: each recv returns the bytes available */
+	bool raw; /* no framing: each recv returns the bytes available */
+	/* poll before reading until the first byte arrives: a FIFO whose writer has not opened
+	 * it yet reads as end-of-file, but polls as "nothing yet" */
+	bool poll_first;
 	size_t max_msg; /* lengths above this from the peer are a protocol error */
 	/* receive side */
 	unsigned char *rbuf;  /* IPCX__RBUF_SIZE bytes, allocated with the channel */

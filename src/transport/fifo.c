@@ -1,9 +1,651 @@
+/*
+ * fifo.c - the fifo:// scheme, the lecture's client/server rendezvous: the listener owns a
+ * well-known FIFO; a client makes a private FIFO pair next to it and announces it with one
+ * atomic (<= PIPE_BUF) line; the server opens the pair and acknowledges. Names are removed
+ * as soon as both ends are open, and a dead client's pair is removed by the server.
+ */
 #include "../core/ipcx_int.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIFO_HELLO     "IPCX-FIFO/1 "
+#define FIFO_ACK       "IPCX"
+#define FIFO_TOKEN_MAX 48
+/* ".<token>.up": what a client's private names add to the listener's name */
+#define FIFO_SUFFIX_MAX (1 + FIFO_TOKEN_MAX + 3)
+#define FIFO_LINE_MAX   (sizeof FIFO_HELLO + FIFO_TOKEN_MAX + 1)
+
+typedef struct fifo_chan {
+	ipcx_chan base;
+	ipcx__framer rx; /* fd -1 until opened (raw dial opens lazily) */
+	ipcx__framer tx;
+	char *raw_path; /* raw dial: the FIFO itself, opened per direction on first use */
+} fifo_chan;
+
+typedef struct fifo_listener {
+	ipcx_listener base;
+	int rfd;    /* the well-known FIFO, read side, non-blocking; -1 when raw */
+	int keepfd; /* our own write side, so reads never see end-of-file between clients */
+	dev_t dev;
+	ino_t ino;
+	bool discarding; /* skipping the rest of an overlong line */
+	size_t head, tail;
+	char buf[PIPE_BUF];
+	char path[PATH_MAX];
+} fifo_listener;
+
+static atomic_uint fifo_counter;
+
 static int
 fifo_persistence(const ipcx__url *u)
 {
-	(void)u;
-	return IPCX_PERSIST_PROCESS;
+	IPCX__UNUSED(u);
+	return IPCX_PERSIST_FILESYSTEM;
 }
+
+/* A listener name leaves room for the private names derived from it. */
+static int
+fifo_check_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n = strlen(path);
+
+	base = base != NULL ? base + 1 : path;
+	if (n == 0 || *base == '\0') {
+		return IPCX_EBADURL;
+	}
+	if (n + FIFO_SUFFIX_MAX >= PATH_MAX || strlen(base) + FIFO_SUFFIX_MAX > NAME_MAX) {
+		return IPCX_ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* The private FIFO names of a client; fifo_check_name and FIFO_TOKEN_MAX keep them short
+ * enough, and the check below keeps that promise honest. */
+static int
+fifo_private_names(char *up, char *dn, const char *path, const char *token)
+{
+	int a = snprintf(up, PATH_MAX, "%s.%s.up", path, token);
+	int b = snprintf(dn, PATH_MAX, "%s.%s.dn", path, token);
+
+	return a < 0 || b < 0 || a >= PATH_MAX || b >= PATH_MAX ? IPCX_ENAMETOOLONG : 0;
+}
+
+static bool
+fifo_token_ok(const char *t, size_t n)
+{
+	if (n == 0 || n > FIFO_TOKEN_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = t[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '.')) {
+			return false;
+		}
+	}
+	return t[0] != '.';
+}
+
+/* Remove a name only if it is a FIFO: a peer's word is never enough to unlink a file. */
+static void
+fifo_unlink_fifo(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		unlink(path);
+	}
+}
+
+static int
+fifo_open_fifo(const char *path, int flags)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd == -1) {
+		return ipcx__err(errno);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		return IPCX_ENOTSUP;
+	}
+	return fd;
+}
+
+static int
+fifo_chan_new(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o, const char *raw_path)
+{
+	fifo_chan *f;
+	int rv;
+
+	if ((f = calloc(1, sizeof *f)) == NULL) {
+		return IPCX_ENOMEM;
+	}
+	ipcx__chan_init(&f->base, &ipcx__fifo, o->max_msg);
+	if ((rv = ipcx__framer_init(&f->rx, rfd, false, o->raw, o->max_msg)) != 0) {
+		goto fail_free;
+	}
+	f->rx.poll_first = true;
+	f->tx.fd = wfd;
+	f->tx.raw = o->raw;
+	f->tx.max_msg = o->max_msg;
+	if (raw_path != NULL && (f->raw_path = strdup(raw_path)) == NULL) {
+		rv = IPCX_ENOMEM;
+		goto fail_fini;
+	}
+	*cp = &f->base;
+	return 0;
+fail_fini:
+	ipcx__framer_fini(&f->rx);
+fail_free:
+	free(f);
+	return rv;
+}
+
+/* ---- listen / accept ----------------------------------------------------------------- */
+
+/* mkfifo that replaces a stale FIFO (no reader: its server died) but never a live one or
+ * a file that is not a FIFO. */
+static int
+fifo_make(const char *path, unsigned mode)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		struct stat st;
+		int probe;
+		if (mkfifo(path, mode) == 0) {
+			return 0;
+		}
+		if (errno != EEXIST) {
+			return ipcx__err(errno);
+		}
+		if (lstat(path, &st) == -1) {
+			if (errno == ENOENT) {
+				continue;
+			}
+			return ipcx__err(errno);
+		}
+		if (!S_ISFIFO(st.st_mode)) {
+			return IPCX_EEXIST;
+		}
+		probe = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+		if (probe >= 0) {
+			close(probe);
+			return IPCX_EADDRINUSE; /* a server reads it */
+		}
+		if (errno != ENXIO) {
+			return ipcx__err(errno);
+		}
+		if (unlink(path) == -1 && errno != ENOENT) {
+			return ipcx__err(errno);
+		}
+	}
+	return IPCX_EADDRINUSE;
+}
+
+static int
+fifo_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
+{
+	fifo_listener *l;
+	struct stat st;
+	int rv;
+
+	if ((rv = fifo_check_name(u->path)) != 0) {
+		return rv;
+	}
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		return IPCX_ENOMEM;
+	}
+	l->rfd = l->keepfd = -1;
+	strcpy(l->path, u->path); /* length checked by fifo_check_name */
+	if ((rv = fifo_make(l->path, o->mode)) != 0) {
+		goto fail_free;
+	}
+	if (lstat(l->path, &st) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_unlink;
+	}
+	/* mkfifo applied the umask; give the name exactly the requested bits */
+	if ((st.st_mode & 07777) != o->mode && chmod(l->path, o->mode) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_unlink;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	if (!o->raw) {
+		if ((l->rfd = fifo_open_fifo(l->path, O_RDONLY)) < 0) {
+			rv = l->rfd;
+			goto fail_unlink;
+		}
+		if ((l->keepfd = fifo_open_fifo(l->path, O_WRONLY)) < 0) {
+			rv = l->keepfd;
+			goto fail_close;
+		}
+	}
+	l->base.tp = &ipcx__fifo;
+	l->base.opts = *o;
+	*lp = &l->base;
+	return 0;
+fail_close:
+	close(l->rfd);
+fail_unlink:
+	unlink(l->path);
+fail_free:
+	free(l);
+	return rv;
+}
+
+/* Open a client's private pair and acknowledge. Returns 1 to skip a client that is gone
+ * or whose names are not FIFOs. */
+static int
+fifo_accept_token(fifo_listener *l, ipcx_chan **cp, const char *token)
+{
+	char up[PATH_MAX], dn[PATH_MAX];
+	struct iovec iov = {(void *)FIFO_ACK, sizeof FIFO_ACK - 1};
+	size_t done;
+	int upfd, dnfd, rv;
+
+	if (fifo_private_names(up, dn, l->path, token) != 0 ||
+	    (upfd = fifo_open_fifo(up, O_RDONLY)) < 0) {
+		return 1; /* it gave up and removed its names, or never made them */
+	}
+	if ((dnfd = fifo_open_fifo(dn, O_WRONLY)) < 0) {
+		if (dnfd == IPCX_ENXIO) {
+			/* nobody reads its reply FIFO: the client died; remove what it left */
+			fifo_unlink_fifo(up);
+			fifo_unlink_fifo(dn);
+		}
+		close(upfd);
+		return 1;
+	}
+	rv = ipcx__writev_all(dnfd, false, &iov, 1, ipcx__deadline(0), &done);
+	if (rv == 0) {
+		rv = ipcx__set_nonblock(upfd, false);
+	}
+	if (rv == 0) {
+		rv = fifo_chan_new(cp, upfd, dnfd, &l->base.opts, NULL);
+	}
+	if (rv != 0) {
+		close(upfd);
+		close(dnfd);
+		return rv == IPCX_ENOMEM ? rv : 1;
+	}
+	return 0;
+}
+
+/* The next complete hello line in the buffer, validated; NULL if none is buffered. */
+static const char *
+fifo_next_token(fifo_listener *l, size_t *tlen)
+{
+	for (;;) {
+		char *line = l->buf + l->head;
+		char *nl = memchr(line, '\n', l->tail - l->head);
+		size_t len;
+		if (nl == NULL) {
+			if (l->head == 0 && l->tail == sizeof l->buf) {
+				l->discarding = true; /* no sane hello is this long */
+				l->tail = 0;
+			}
+			return NULL;
+		}
+		len = (size_t)(nl - line);
+		l->head += len + 1;
+		if (l->discarding) {
+			l->discarding = false;
+			continue;
+		}
+		if (len > sizeof FIFO_HELLO - 1 &&
+		    memcmp(line, FIFO_HELLO, sizeof FIFO_HELLO - 1) == 0) {
+			const char *t = line + sizeof FIFO_HELLO - 1;
+			*tlen = len - (sizeof FIFO_HELLO - 1);
+			if (fifo_token_ok(t, *tlen)) {
+				return t;
+			}
+		}
+	}
+}
+
+/* Read more hello bytes without blocking; 0 if some arrived or none are there yet. */
+static int
+fifo_read_hellos(fifo_listener *l)
+{
+	ssize_t n;
+
+	if (l->head > 0) {
+		memmove(l->buf, l->buf + l->head, l->tail - l->head);
+		l->tail -= l->head;
+		l->head = 0;
+	}
+	n = read(l->rfd, l->buf + l->tail, sizeof l->buf - l->tail);
+	if (n > 0) {
+		l->tail += (size_t)n;
+		return 0;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		return ipcx__err(errno);
+	}
+	return IPCX_EAGAIN;
+}
+
+static int
+fifo_accept(ipcx_listener *lb, ipcx_chan **cp, int64_t deadline)
+{
+	fifo_listener *l = (fifo_listener *)lb;
+
+	if (l->rfd < 0) {
+		/* raw: a channel reading the FIFO itself, whoever writes it */
+		int fd = fifo_open_fifo(l->path, O_RDONLY), rv;
+		if (fd < 0) {
+			return fd;
+		}
+		if ((rv = fifo_chan_new(cp, fd, -1, &l->base.opts, NULL)) != 0) {
+			close(fd);
+		}
+		return rv;
+	}
+	for (;;) {
+		const char *t;
+		size_t tlen;
+		int rv;
+		while ((t = fifo_next_token(l, &tlen)) != NULL) {
+			char token[FIFO_TOKEN_MAX + 1];
+			memcpy(token, t, tlen);
+			token[tlen] = '\0';
+			if ((rv = fifo_accept_token(l, cp, token)) <= 0) {
+				return rv;
+			}
+		}
+		rv = fifo_read_hellos(l);
+		if (rv == IPCX_EAGAIN) {
+			rv = ipcx__wait_fd(l->rfd, POLLIN, deadline);
+			if (rv < 0) {
+				return rv;
+			}
+		} else if (rv != 0) {
+			return rv;
+		}
+	}
+}
+
+static void
+fifo_listener_close(ipcx_listener *lb)
+{
+	fifo_listener *l = (fifo_listener *)lb;
+	struct stat st;
+
+	if (l->rfd >= 0) {
+		/* Refuse the clients still waiting: open and close each one's reply FIFO so its
+		 * dial sees end-of-file at once instead of waiting for its timeout. */
+		const char *t;
+		size_t tlen;
+		do {
+			while ((t = fifo_next_token(l, &tlen)) != NULL) {
+				char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX];
+				int fd;
+				memcpy(token, t, tlen);
+				token[tlen] = '\0';
+				if (fifo_private_names(up, dn, l->path, token) == 0 &&
+				    (fd = fifo_open_fifo(dn, O_WRONLY)) >= 0) {
+					close(fd);
+				}
+			}
+		} while (fifo_read_hellos(l) == 0);
+		close(l->rfd);
+		close(l->keepfd);
+	}
+	if (!l->base.opts.keep && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
+	    st.st_ino == l->ino) {
+		unlink(l->path);
+	}
+	free(l);
+}
+
+static int
+fifo_listener_fd(ipcx_listener *lb)
+{
+	fifo_listener *l = (fifo_listener *)lb;
+
+	return l->rfd >= 0 ? l->rfd : IPCX_ENOTSUP;
+}
+
+static int
+fifo_listener_url(ipcx_listener *lb, char *buf, size_t cap)
+{
+	fifo_listener *l = (fifo_listener *)lb;
+	int n = snprintf(buf, cap, "fifo://%s", l->path);
+
+	return n < 0 || (size_t)n >= cap ? IPCX_ENAMETOOLONG : 0;
+}
+
+/* ---- dial ---------------------------------------------------------------------------- */
+
+static int
+fifo_dial_raw(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o)
+{
+	struct stat st;
+
+	if (stat(u->path, &st) == -1) {
+		return ipcx__err(errno);
+	}
+	if (!S_ISFIFO(st.st_mode)) {
+		return IPCX_ENOTSUP;
+	}
+	return fifo_chan_new(cp, -1, -1, o, u->path);
+}
+
+static int
+fifo_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
+{
+	char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX], hello[FIFO_LINE_MAX + 1];
+	char ack[sizeof FIFO_ACK - 1];
+	struct iovec iov;
+	fifo_chan *f;
+	int dnfd, wk, upfd, rv, n;
+	size_t done;
+
+	if ((rv = fifo_check_name(u->path)) != 0) {
+		return rv;
+	}
+	if (o->raw) {
+		return fifo_dial_raw(cp, u, o);
+	}
+	for (int tries = 0;; tries++) {
+		snprintf(token, sizeof token, "%ld.%u.%lx", (long)getpid(),
+		         atomic_fetch_add(&fifo_counter, 1),
+		         (unsigned long)(ipcx__now_ns() & 0xffffff));
+		if ((rv = fifo_private_names(up, dn, u->path, token)) != 0) {
+			return rv;
+		}
+		if (mkfifo(up, o->mode) == 0) {
+			if (mkfifo(dn, o->mode) == 0) {
+				break;
+			}
+			rv = ipcx__err(errno);
+			unlink(up);
+		} else {
+			rv = ipcx__err(errno);
+		}
+		if (rv != IPCX_EEXIST || tries == 8) {
+			return rv;
+		}
+	}
+	/* our reply FIFO must have a reader before we announce it: the server takes a reply
+	 * FIFO without one for a dead client's */
+	if ((dnfd = fifo_open_fifo(dn, O_RDONLY)) < 0) {
+		rv = dnfd;
+		goto fail_unlink;
+	}
+	if ((wk = fifo_open_fifo(u->path, O_WRONLY)) < 0) {
+		rv = wk == IPCX_ENXIO ? IPCX_ECONNREFUSED : wk; /* nobody listens */
+		goto fail_dn;
+	}
+	n = snprintf(hello, sizeof hello, FIFO_HELLO "%s\n", token);
+	iov.iov_base = hello;
+	iov.iov_len = (size_t)n;
+	/* one write of at most PIPE_BUF bytes: atomic, never interleaved with other clients */
+	rv = ipcx__writev_all(wk, false, &iov, 1, deadline, &done);
+	close(wk);
+	if (rv != 0) {
+		rv = rv == IPCX_ECLOSED ? IPCX_ECONNREFUSED : rv;
+		goto fail_dn;
+	}
+	if ((rv = fifo_chan_new(cp, dnfd, -1, o, NULL)) != 0) {
+		goto fail_dn;
+	}
+	f = (fifo_chan *)*cp;
+	if ((rv = ipcx__set_nonblock(dnfd, false)) != 0) {
+		goto fail_chan;
+	}
+	rv = ipcx__framer_read_exact(&f->rx, ack, sizeof ack, deadline);
+	if (rv == 0 && memcmp(ack, FIFO_ACK, sizeof ack) != 0) {
+		rv = IPCX_EPROTO;
+	}
+	if (rv != 0) {
+		rv = rv == IPCX_ECLOSED ? IPCX_ECONNREFUSED : rv; /* the listener closed */
+		goto fail_chan;
+	}
+	if ((upfd = fifo_open_fifo(up, O_WRONLY)) < 0) {
+		rv = upfd == IPCX_ENXIO ? IPCX_ECONNREFUSED : upfd;
+		goto fail_chan;
+	}
+	f->tx.fd = upfd;
+	/* both ends are open: the names have done their job */
+	unlink(up);
+	unlink(dn);
+	return 0;
+fail_chan:
+	ipcx_close(*cp);
+	*cp = NULL;
+	dnfd = -1;
+fail_dn:
+	ipcx__close_fd(dnfd);
+fail_unlink:
+	unlink(up);
+	unlink(dn);
+	return rv;
+}
+
+/* ---- send / recv --------------------------------------------------------------------- */
+
+/* Raw dial: open the FIFO for writing, waiting (polling, there is nothing to wait on) for
+ * a reader until the deadline. */
+static int
+fifo_raw_open_tx(fifo_chan *f, int64_t deadline)
+{
+	int backoff_ms = 1;
+
+	for (;;) {
+		int fd = fifo_open_fifo(f->raw_path, O_WRONLY);
+		if (fd >= 0) {
+			f->tx.fd = fd;
+			return 0;
+		}
+		if (fd != IPCX_ENXIO) {
+			return fd;
+		}
+		if (ipcx__poll_ms(deadline) == 0) {
+			return IPCX_ETIMEDOUT;
+		}
+		poll(NULL, 0, backoff_ms);
+		backoff_ms = backoff_ms < 32 ? backoff_ms * 2 : backoff_ms;
+	}
+}
+
+static int
+fifo_send(ipcx_chan *c, const void *buf, size_t len, int64_t deadline)
+{
+	fifo_chan *f = (fifo_chan *)c;
+	int rv;
+
+	if (f->tx.fd < 0) {
+		if (f->raw_path == NULL) {
+			return IPCX_ENOTSUP; /* a raw listener's channel only reads */
+		}
+		if ((rv = fifo_raw_open_tx(f, deadline)) != 0) {
+			return rv;
+		}
+	}
+	return ipcx__framer_send(&f->tx, buf, len, deadline);
+}
+
+static int
+fifo_raw_open_rx(fifo_chan *f)
+{
+	int fd;
+
+	if (f->rx.fd >= 0) {
+		return 0;
+	}
+	if (f->raw_path == NULL) {
+		return IPCX_EBADF;
+	}
+	if ((fd = fifo_open_fifo(f->raw_path, O_RDONLY)) < 0) {
+		return fd;
+	}
+	f->rx.fd = fd; /* stays non-blocking; poll_first waits for the first writer */
+	return 0;
+}
+
+static int
+fifo_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
+{
+	fifo_chan *f = (fifo_chan *)c;
+	int rv;
+
+	if ((rv = fifo_raw_open_rx(f)) != 0) {
+		return rv;
+	}
+	return ipcx__framer_recv(&f->rx, buf, cap, len, deadline);
+}
+
+static int
+fifo_fd(ipcx_chan *c)
+{
+	fifo_chan *f = (fifo_chan *)c;
+	int rv = fifo_raw_open_rx(f);
+
+	return rv != 0 ? rv : f->rx.fd;
+}
+
+static bool
+fifo_pending(ipcx_chan *c)
+{
+	return ipcx__framer_pending(&((fifo_chan *)c)->rx);
+}
+
+static void
+fifo_close(ipcx_chan *c)
+{
+	fifo_chan *f = (fifo_chan *)c;
+
+	ipcx__close_fd(f->rx.fd);
+	ipcx__close_fd(f->tx.fd);
+	ipcx__framer_fini(&f->rx);
+	free(f->raw_path);
+	free(f);
+}
+
 const struct ipcx__transport ipcx__fifo = {
-        .version = IPCX__TRANSPORT_VERSION, .scheme = "fifo", .persistence = fifo_persistence};
+        .version = IPCX__TRANSPORT_VERSION,
+        .scheme = "fifo",
+        .persistence = fifo_persistence,
+        .listen = fifo_listen,
+        .accept = fifo_accept,
+        .listener_close = fifo_listener_close,
+        .listener_fd = fifo_listener_fd,
+        .listener_url = fifo_listener_url,
+        .dial = fifo_dial,
+        .send = fifo_send,
+        .recv = fifo_recv,
+        .fd = fifo_fd,
+        .pending = fifo_pending,
+        .close = fifo_close,
+};
