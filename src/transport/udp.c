@@ -1,9 +1,456 @@
+/*
+ * udp.c - the udp:// scheme: one message per datagram. A listener "accepts" a new sender
+ * by giving it a socket of its own, bound to the listener's address and connected to the
+ * sender, so that its later datagrams arrive there. Loss and reordering are possible.
+ */
 #include "../core/ipcx_int.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define UDP_MAX_V4 65507 /* 65535 - 20 (IPv4) - 8 (UDP) */
+#define UDP_MAX_V6 65527 /* 65535 - 8 (UDP); no jumbograms */
+#define UDP_BUF    65536
+
+/* The senders a listener has handed a channel to, shared with those channels. */
+typedef struct udp_peer {
+	struct sockaddr_storage ss;
+	socklen_t len;
+} udp_peer;
+
+typedef struct udp_peers {
+	pthread_mutex_t mu;
+	int refs;
+	size_t n, cap;
+	udp_peer *v;
+} udp_peers;
+
+typedef struct udp_chan {
+	ipcx_chan base;
+	int fd;
+	unsigned char *ovf; /* UDP_BUF bytes: the part of a datagram beyond the caller's buffer */
+	bool pm_active;     /* a datagram is kept in ovf */
+	size_t pm_len;
+	udp_peers *peers; /* accepted channels: the listener's table, to leave on close */
+	udp_peer peer;
+} udp_chan;
+
+typedef struct udp_listener {
+	ipcx_listener base;
+	int fd;
+	struct sockaddr_storage local;
+	socklen_t local_len;
+	udp_peers *peers;
+	unsigned char buf[UDP_BUF];
+} udp_listener;
+
 static int
 udp_persistence(const ipcx__url *u)
 {
-	(void)u;
+	IPCX__UNUSED(u);
 	return IPCX_PERSIST_PROCESS;
 }
+
+static bool
+udp_peer_eq(const udp_peer *p, const struct sockaddr_storage *ss, socklen_t len)
+{
+	return p->len == len && memcmp(&p->ss, ss, len) == 0;
+}
+
+static bool
+udp_peers_has(udp_peers *ps, const struct sockaddr_storage *ss, socklen_t len)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&ps->mu);
+	for (size_t i = 0; i < ps->n && !found; i++) {
+		found = udp_peer_eq(&ps->v[i], ss, len);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return found;
+}
+
+static int
+udp_peers_add(udp_peers *ps, const udp_peer *p)
+{
+	int rv = 0;
+
+	pthread_mutex_lock(&ps->mu);
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		udp_peer *v = realloc(ps->v, cap * sizeof *v);
+		if (v == NULL) {
+			rv = IPCX_ENOMEM;
+			goto out;
+		}
+		ps->v = v;
+		ps->cap = cap;
+	}
+	ps->v[ps->n++] = *p;
+	ps->refs++;
+out:
+	pthread_mutex_unlock(&ps->mu);
+	return rv;
+}
+
+/* Drop one reference; with p, also forget that peer. */
+static void
+udp_peers_release(udp_peers *ps, const udp_peer *p)
+{
+	bool last;
+
+	pthread_mutex_lock(&ps->mu);
+	for (size_t i = 0; p != NULL && i < ps->n; i++) {
+		if (udp_peer_eq(&ps->v[i], &p->ss, p->len)) {
+			ps->v[i] = ps->v[--ps->n];
+			break;
+		}
+	}
+	last = --ps->refs == 0;
+	pthread_mutex_unlock(&ps->mu);
+	if (last) {
+		pthread_mutex_destroy(&ps->mu);
+		free(ps->v);
+		free(ps);
+	}
+}
+
+static int
+udp_chan_new(ipcx_chan **cp, int fd, int family, const ipcx__opts *o)
+{
+	size_t lim = family == AF_INET6 ? UDP_MAX_V6 : UDP_MAX_V4;
+	udp_chan *d;
+
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		return IPCX_ENOMEM;
+	}
+	if ((d->ovf = malloc(UDP_BUF)) == NULL) {
+		free(d);
+		return IPCX_ENOMEM;
+	}
+	ipcx__chan_init(&d->base, &ipcx__udp, o->max_msg < lim ? o->max_msg : lim);
+	d->fd = fd;
+	*cp = &d->base;
+	return 0;
+}
+
+static int
+udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
+{
+	struct addrinfo *res, *ai;
+	udp_listener *l;
+	int fd = -1, rv, one = 1;
+
+	if (o->raw) {
+		return IPCX_ENOTSUP;
+	}
+	if ((rv = ipcx__url_hostport(u)) != 0) {
+		return rv;
+	}
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, true)) != 0) {
+		return rv;
+	}
+	rv = IPCX_EADDRNOTAVAIL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd == -1) {
+			rv = ipcx__err(errno);
+			continue;
+		}
+		/* accepted channels bind the same address: they join this reuseport group */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			rv = 0;
+			break;
+		}
+		rv = ipcx__err(errno);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (rv != 0) {
+		return rv;
+	}
+	if ((l = calloc(1, sizeof *l)) == NULL ||
+	    (l->peers = calloc(1, sizeof *l->peers)) == NULL) {
+		rv = IPCX_ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&l->peers->mu, NULL);
+	l->peers->refs = 1;
+	l->local_len = sizeof l->local;
+	if (getsockname(fd, (struct sockaddr *)&l->local, &l->local_len) == -1) {
+		rv = ipcx__err(errno);
+		pthread_mutex_destroy(&l->peers->mu);
+		goto fail;
+	}
+	l->base.tp = &ipcx__udp;
+	l->base.opts = *o;
+	l->fd = fd;
+	*lp = &l->base;
+	return 0;
+fail:
+	if (l != NULL) {
+		free(l->peers);
+	}
+	free(l);
+	close(fd);
+	return rv;
+}
+
+/* A socket of the sender's own: same local address, connected to the sender. */
+static int
+udp_peer_socket(udp_listener *l, const udp_peer *p)
+{
+	int one = 1, fd;
+
+	fd = socket(l->local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		return ipcx__err(errno);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1 ||
+	    bind(fd, (struct sockaddr *)&l->local, l->local_len) == -1 ||
+	    connect(fd, (const struct sockaddr *)&p->ss, p->len) == -1) {
+		int rv = ipcx__err(errno);
+		close(fd);
+		return rv;
+	}
+	return fd;
+}
+
+static int
+udp_accept(ipcx_listener *lb, ipcx_chan **cp, int64_t deadline)
+{
+	udp_listener *l = (udp_listener *)lb;
+
+	for (;;) {
+		udp_peer p;
+		udp_chan *d;
+		ssize_t n;
+		int fd, rv;
+		p.len = sizeof p.ss;
+		n = recvfrom(l->fd, l->buf, sizeof l->buf, MSG_DONTWAIT, (struct sockaddr *)&p.ss,
+		             &p.len);
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				if ((rv = ipcx__wait_fd(l->fd, POLLIN, deadline)) < 0) {
+					return rv;
+				}
+			} else if (errno != EINTR && errno != ECONNREFUSED) {
+				return ipcx__err(errno);
+			}
+			continue;
+		}
+		/* A known sender's datagram that raced its channel's connect() lands here; it
+		 * is dropped, which udp allows. */
+		if (udp_peers_has(l->peers, &p.ss, p.len)) {
+			continue;
+		}
+		if ((fd = udp_peer_socket(l, &p)) < 0) {
+			return fd;
+		}
+		if ((rv = udp_chan_new(cp, fd, l->local.ss_family, &l->base.opts)) != 0) {
+			close(fd);
+			return rv;
+		}
+		d = (udp_chan *)*cp;
+		if ((rv = udp_peers_add(l->peers, &p)) != 0) {
+			ipcx_close(*cp);
+			*cp = NULL;
+			return rv;
+		}
+		d->peers = l->peers;
+		d->peer = p;
+		memcpy(d->ovf, l->buf, (size_t)n);
+		d->pm_len = (size_t)n;
+		d->pm_active =
+		        true; /* the datagram that announced the sender is its first message */
+		return 0;
+	}
+}
+
+static void
+udp_listener_close(ipcx_listener *lb)
+{
+	udp_listener *l = (udp_listener *)lb;
+
+	close(l->fd);
+	udp_peers_release(l->peers, NULL);
+	free(l);
+}
+
+static int
+udp_listener_fd(ipcx_listener *lb)
+{
+	return ((udp_listener *)lb)->fd;
+}
+
+static int
+udp_listener_url(ipcx_listener *lb, char *buf, size_t cap)
+{
+	udp_listener *l = (udp_listener *)lb;
+
+	return ipcx__inet_format(buf, cap, "udp", (struct sockaddr *)&l->local);
+}
+
+static int
+udp_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, rv, family = AF_INET;
+
+	IPCX__UNUSED(deadline); /* a udp connect only records the address */
+	if (o->raw) {
+		return IPCX_ENOTSUP;
+	}
+	if ((rv = ipcx__url_hostport(u)) != 0) {
+		return rv;
+	}
+	if (u->host[0] == '\0') {
+		return IPCX_EBADURL;
+	}
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, false)) != 0) {
+		return rv;
+	}
+	rv = IPCX_EADDRNOTAVAIL;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			rv = ipcx__err(errno);
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			family = ai->ai_family;
+			rv = 0;
+			break;
+		}
+		rv = ipcx__err(errno);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (rv != 0) {
+		return rv;
+	}
+	if ((rv = udp_chan_new(cp, fd, family, o)) != 0) {
+		close(fd);
+	}
+	return rv;
+}
+
+static int
+udp_send(ipcx_chan *c, const void *buf, size_t len, int64_t deadline)
+{
+	udp_chan *d = (udp_chan *)c;
+	int flags = MSG_NOSIGNAL | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
+
+	for (;;) {
+		int rv;
+		if (send(d->fd, buf, len, flags) >= 0) {
+			return 0;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		if (errno != EAGAIN) {
+			return ipcx__err(errno);
+		}
+		if ((rv = ipcx__wait_fd(d->fd, POLLOUT, deadline)) < 0) {
+			return rv;
+		}
+	}
+}
+
+static int
+udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
+{
+	udp_chan *d = (udp_chan *)c;
+	int flags = deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT;
+
+	if (d->pm_active) {
+		*len = d->pm_len;
+		if (d->pm_len > cap) {
+			return IPCX_EMSGSIZE;
+		}
+		memcpy(buf, d->ovf, d->pm_len);
+		d->pm_active = false;
+		return 0;
+	}
+	for (;;) {
+		struct iovec iov[2] = {{buf, cap}, {d->ovf, UDP_BUF}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		ssize_t n = recvmsg(d->fd, &mh, flags);
+		int rv;
+		if (n >= 0) {
+			*len = (size_t)n;
+			if ((size_t)n <= cap) {
+				return 0;
+			}
+			/* keep the datagram whole in ovf for the next call */
+			memmove(d->ovf + cap, d->ovf, (size_t)n - cap);
+			memcpy(d->ovf, buf, cap);
+			d->pm_len = (size_t)n;
+			d->pm_active = true;
+			return IPCX_EMSGSIZE;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		if (errno != EAGAIN) {
+			return ipcx__err(errno); /* e.g. ECONNREFUSED: nobody listens there */
+		}
+		if ((rv = ipcx__wait_fd(d->fd, POLLIN, deadline)) < 0) {
+			return rv;
+		}
+	}
+}
+
+static int
+udp_fd(ipcx_chan *c)
+{
+	return ((udp_chan *)c)->fd;
+}
+
+static bool
+udp_pending(ipcx_chan *c)
+{
+	return ((udp_chan *)c)->pm_active;
+}
+
+static void
+udp_close(ipcx_chan *c)
+{
+	udp_chan *d = (udp_chan *)c;
+
+	close(d->fd);
+	if (d->peers != NULL) {
+		udp_peers_release(d->peers, &d->peer);
+	}
+	free(d->ovf);
+	free(d);
+}
+
 const struct ipcx__transport ipcx__udp = {
-        .version = IPCX__TRANSPORT_VERSION, .scheme = "udp", .persistence = udp_persistence};
+        .version = IPCX__TRANSPORT_VERSION,
+        .scheme = "udp",
+        .persistence = udp_persistence,
+        .listen = udp_listen,
+        .accept = udp_accept,
+        .listener_close = udp_listener_close,
+        .listener_fd = udp_listener_fd,
+        .listener_url = udp_listener_url,
+        .dial = udp_dial,
+        .send = udp_send,
+        .recv = udp_recv,
+        .fd = udp_fd,
+        .pending = udp_pending,
+        .close = udp_close,
+};
