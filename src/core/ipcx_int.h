@@ -213,6 +213,7 @@ const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 /* Internal constructors used by tests and fuzz targets to put a transport on given fds. */
 int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o);
 int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
+int ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 
 /* ---- Internet addresses (tcp, udp) ----------------------------------------------------- */
 

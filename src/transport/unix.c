@@ -113,6 +113,12 @@ unix_chan_new(ipcx_chan **cp, int fd, const ipcx__opts *o)
 	return 0;
 }
 
+int
+ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o)
+{
+	return unix_chan_new(cp, fd, o);
+}
+
 /* ---- listen / accept / dial ---------------------------------------------------------- */
 
 /* bind() that replaces a stale socket file (its listener died) but never a live one or a
