@@ -198,7 +198,7 @@ IPCX_API int
 ipcx_pair(ipcx_chan **ap, ipcx_chan **bp, const ipcx_opts *opts)
 {
 	ipcx__opts o;
-	int rv;
+	int p1[2], p2[2], rv;
 
 	if (ap == NULL || bp == NULL) {
 		return IPCX_EINVAL;
@@ -207,35 +207,34 @@ ipcx_pair(ipcx_chan **ap, ipcx_chan **bp, const ipcx_opts *opts)
 	if ((rv = ipcx__opts_resolve(&o, opts, NULL)) != 0) {
 		return rv;
 	}
-	{
-		int p1[2], p2[2];
-		if (pipe2(p1, O_CLOEXEC) == -1) {
-			return ipcx__err(errno);
-		}
-		if (pipe2(p2, O_CLOEXEC) == -1) {
-			rv = ipcx__err(errno);
-			goto fail_p1;
-		}
-		/* a reads p1 and writes p2; b reads p2 and writes p1 */
-		if ((rv = ipcx__pipe_chan_from_fds(ap, p1[0], p2[1], &o)) != 0) {
-			goto fail_p2;
-		}
-		if ((rv = ipcx__pipe_chan_from_fds(bp, p2[0], p1[1], &o)) != 0) {
-			ipcx_close(*ap);
-			*ap = NULL;
-			ipcx__close_fd(p2[0]);
-			ipcx__close_fd(p1[1]);
-			return rv;
-		}
-		return 0;
-	fail_p2:
-		ipcx__close_fd(p2[0]);
-		ipcx__close_fd(p2[1]);
-	fail_p1:
-		ipcx__close_fd(p1[0]);
-		ipcx__close_fd(p1[1]);
-		return rv;
+	if (pipe2(p1, O_CLOEXEC) == -1) {
+		return ipcx__err(errno);
 	}
+	if (pipe2(p2, O_CLOEXEC) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_p1;
+	}
+	/* a reads p1 and writes p2; b reads p2 and writes p1 */
+	if ((rv = ipcx__pipe_chan_from_fds(ap, p1[0], p2[1], &o)) != 0) {
+		goto fail_p2;
+	}
+	if ((rv = ipcx__pipe_chan_from_fds(bp, p2[0], p1[1], &o)) != 0) {
+		goto fail_a;
+	}
+	return 0;
+fail_a:
+	ipcx_close(*ap); /* closes p1[0] and p2[1] */
+	*ap = NULL;
+	ipcx__close_fd(p2[0]);
+	ipcx__close_fd(p1[1]);
+	return rv;
+fail_p2:
+	ipcx__close_fd(p2[0]);
+	ipcx__close_fd(p2[1]);
+fail_p1:
+	ipcx__close_fd(p1[0]);
+	ipcx__close_fd(p1[1]);
+	return rv;
 }
 
 /* Keep the eventfd in ipcx_chan_fd's epoll set readable exactly while the transport holds
@@ -385,7 +384,7 @@ ipcx_close(ipcx_chan *c)
 	if (c == NULL) {
 		return;
 	}
-	ipcx__close_fd(c->pollfd == c->evfd ? -1 : c->pollfd);
+	ipcx__close_fd(c->pollfd);
 	ipcx__close_fd(c->evfd);
 	c->tp->close(c);
 }
