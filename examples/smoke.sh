@@ -8,7 +8,7 @@
 set -u
 
 [ $# -eq 2 ] || { echo "usage: smoke.sh BINDIR CASE" >&2; exit 2; }
-bindir=$1
+bindir=$(cd "$1" && pwd) || exit 2
 case=$2
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-smoke.XXXXXX") || exit 1
