@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench/report.sh - run the full `ipcx bench` and describe the machine, as docs/BENCHMARKS.md
+# shows it. Usage: bench/report.sh [path/to/ipcx] [outdir]; REPORT_JSON=1 adds bench.json.
+set -euo pipefail
+
+ipcx=${1:-build/tools/ipcx/ipcx}
+out=${2:-.}
+mkdir -p "$out"
+
+echo "## Machine"
+echo
+echo "- CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
+	"$(nproc) online CPU(s) ($(grep -c '^processor' /proc/cpuinfo) listed)"
+if grep -qw hypervisor /proc/cpuinfo; then
+	echo "- Virtualised: yes (hypervisor flag; $(systemd-detect-virt 2>/dev/null || echo 'type unknown'))"
+fi
+echo "- Kernel: $(uname -srm)"
+echo "- Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "- Compiler: $(${CC:-cc} --version | head -1)"
+echo "- cpuidle driver: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)"
+echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "## Full run"
+echo
+echo '```'
+"$ipcx" bench | tee "$out/bench.txt"
+echo '```'
+if [ "${REPORT_JSON:-0}" = 1 ]; then # a second full run, machine-readable
+	"$ipcx" bench --json > "$out/bench.json" || true
+	python3 -m json.tool "$out/bench.json" > /dev/null && echo "(JSON: $out/bench.json)"
+fi

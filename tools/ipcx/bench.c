@@ -1,0 +1,908 @@
+/*
+ * bench.c - `ipcx bench`: for each scheme and size, ping-pong latency and one-way throughput
+ * between two pinned processes, beside the raw-syscall baseline of the same job in the same run.
+ */
+#include "bench_int.h"
+#include "cmd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The schemes, in output order. A new scheme is one line here plus its implementations;
+ * a scheme without a hand-written equivalent may leave base NULL once peers arrive. */
+typedef struct bench_scheme {
+	const char *name;  /* --scheme name and row label */
+	const char *alias; /* another accepted --scheme name, or NULL */
+	const char *url;   /* the URL form, for the output */
+	const bench_impl *ipcx, *base;
+	size_t max_msg;    /* 0: BENCH_MAX_SIZE */
+	const char *limit; /* why larger messages are skipped */
+} bench_scheme;
+
+static const bench_scheme bench_schemes[] = {
+        {"pipe", NULL, "pipe: (ipcx_pair)", &bench_ipcx_pipe, &bench_raw_pipe, 0, NULL},
+        {"fifo", NULL, "fifo:///path", &bench_ipcx_fifo, &bench_raw_fifo, 0, NULL},
+        {"unix", NULL, "unix:///path", &bench_ipcx_unix, &bench_raw_seqpacket, 0, NULL},
+        {"unix@", "unix-abstract", "unix:@name", &bench_ipcx_unix_abs, &bench_raw_seqpacket_abs, 0,
+         NULL},
+        {"tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL},
+        {"udp", NULL, "udp://127.0.0.1:port", &bench_ipcx_udp, &bench_raw_udp, BENCH_UDP_MAX,
+         "a UDP datagram carries at most 65507 B"},
+};
+#define BENCH_NSCHEMES  (sizeof bench_schemes / sizeof bench_schemes[0])
+#define BENCH_MAX_SIZES 16
+
+static const size_t bench_default_sizes[] = {64, 4096, (size_t)1 << 20};
+
+/* One pair of workers as the parent sees it. */
+typedef struct bench_pair {
+	bench_ctx cx;
+	pid_t pid[2];
+	int cmd[2]; /* parent's write ends */
+	int rep[2]; /* parent's read ends */
+	bool up;
+} bench_pair;
+
+typedef struct bench_run {
+	const bench_config *cfg;
+	char tmpdir[PATH_MAX];
+	unsigned serial;
+	bool tty;
+	bench_pair pairs[BENCH_IMPLS]; /* the pairs alive at one time */
+	int row, nrows;
+} bench_run;
+
+static volatile sig_atomic_t bench_interrupted;
+
+static void
+bench_on_signal(int sig)
+{
+	(void)sig;
+	bench_interrupted = 1;
+}
+
+static int64_t
+bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *
+bench_strerror(int err)
+{
+	const char *s = ipcx_strerror(err);
+
+	/* The library's text where it knows the code, else the C library's. */
+	if (err <= -3000 || err >= 0 || strcmp(s, ipcx_strerror(IPCX_EUNKNOWN)) != 0) {
+		return s;
+	}
+	return strerror(-err);
+}
+
+int
+bench_expand(char *out, size_t cap, const char *tmpl, const bench_ctx *cx)
+{
+	size_t n = 0;
+
+	for (const char *p = tmpl; *p != '\0'; p++) {
+		char tmp[64];
+		const char *ins = tmp;
+		int k;
+		if (p[0] == '%' && p[1] == 'D') {
+			ins = cx->tmpdir;
+		} else if (p[0] == '%' && p[1] == 'P') {
+			snprintf(tmp, sizeof tmp, "%ld", (long)cx->owner);
+		} else if (p[0] == '%' && p[1] == 'N') {
+			snprintf(tmp, sizeof tmp, "%u", cx->serial);
+		} else {
+			tmp[0] = *p;
+			tmp[1] = '\0';
+			p--;
+		}
+		p++;
+		k = snprintf(out + n, cap - n, "%s", ins);
+		if (k < 0 || (size_t)k >= cap - n) {
+			return IPCX_ENAMETOOLONG;
+		}
+		n += (size_t)k;
+	}
+	return 0;
+}
+
+static void
+bench_progress(bench_run *br, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!br->tty) {
+		return;
+	}
+	fprintf(stderr, "\r\033[K[%d/%d] ", br->row, br->nrows);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+}
+
+static void
+bench_progress_clear(bench_run *br)
+{
+	if (br->tty) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+	}
+}
+
+/* ---- worker pairs ------------------------------------------------------------------- */
+
+static void
+pair_close_fds(bench_pair *p)
+{
+	for (int r = 0; r < 2; r++) {
+		if (p->cmd[r] >= 0) {
+			close(p->cmd[r]);
+		}
+		if (p->rep[r] >= 0) {
+			close(p->rep[r]);
+		}
+		p->cmd[r] = p->rep[r] = -1;
+	}
+}
+
+static void
+pair_kill(bench_pair *p)
+{
+	for (int r = 0; r < 2; r++) {
+		if (p->pid[r] > 0) {
+			kill(p->pid[r], SIGKILL);
+		}
+	}
+	for (int r = 0; r < 2; r++) {
+		if (p->pid[r] > 0) {
+			while (waitpid(p->pid[r], NULL, 0) == -1 && errno == EINTR) {
+			}
+			p->pid[r] = 0;
+		}
+	}
+	pair_close_fds(p);
+	p->up = false;
+}
+
+/* Ask both workers to quit and reap them; whoever lingers is killed. */
+static void
+pair_quit(bench_pair *p)
+{
+	bench_cmd cmd = {.op = BENCH_OP_QUIT};
+	int64_t deadline = bench_now() + 2000000000;
+
+	for (int r = 0; r < 2; r++) {
+		if (p->cmd[r] >= 0 && write(p->cmd[r], &cmd, sizeof cmd) != (ssize_t)sizeof cmd) {
+			continue; /* gone already; reaped below */
+		}
+	}
+	for (int r = 0; r < 2; r++) {
+		while (p->pid[r] > 0 && bench_now() < deadline) {
+			pid_t w = waitpid(p->pid[r], NULL, WNOHANG);
+			if (w == p->pid[r] || (w == -1 && errno != EINTR)) {
+				p->pid[r] = 0;
+				break;
+			}
+			struct timespec ms = {0, 1000000};
+			nanosleep(&ms, NULL);
+		}
+	}
+	pair_kill(p); /* kills and reaps only what is still there; closes the fds */
+}
+
+/* How a worker that stopped talking ended, for the error line. */
+static void
+pair_describe_death(bench_pair *p, int role, char *err, size_t cap)
+{
+	int st;
+	pid_t w;
+
+	do {
+		w = waitpid(p->pid[role], &st, 0);
+	} while (w == -1 && errno == EINTR);
+	if (w != p->pid[role]) {
+		snprintf(err, cap, "worker %c vanished", 'A' + role);
+		return;
+	}
+	p->pid[role] = 0;
+	if (WIFSIGNALED(st)) {
+		snprintf(err, cap, "worker %c killed by signal %d (%s)", 'A' + role, WTERMSIG(st),
+		         strsignal(WTERMSIG(st)));
+	} else {
+		snprintf(err, cap, "worker %c exited with status %d", 'A' + role, WEXITSTATUS(st));
+	}
+}
+
+/* Wait until each worker in mask has reported, or the deadline passes. A report with an
+ * error, a worker's death or the deadline fail the wait with a message in err. */
+static int
+pair_wait(bench_pair *p, unsigned mask, bench_rep rep[2], int64_t deadline, char *err, size_t cap)
+{
+	unsigned got = 0;
+
+	while ((got & mask) != mask) {
+		struct pollfd pfd[2];
+		int map[2], n = 0, k;
+		int64_t left = deadline - bench_now();
+
+		if (bench_interrupted) {
+			snprintf(err, cap, "interrupted");
+			return IPCX_EINTR;
+		}
+		for (int r = 0; r < 2; r++) {
+			if ((mask & (1u << r)) && !(got & (1u << r))) {
+				pfd[n].fd = p->rep[r];
+				pfd[n].events = POLLIN;
+				map[n++] = r;
+			}
+		}
+		if (left <= 0) {
+			snprintf(err, cap, "no answer from worker %c before the deadline (killed)",
+			         'A' + map[0]);
+			return IPCX_ETIMEDOUT;
+		}
+		k = poll(pfd, (nfds_t)n, (int)((left + 999999) / 1000000));
+		if (k < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			snprintf(err, cap, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			int r = map[i];
+			ssize_t m;
+			if (pfd[i].revents == 0) {
+				continue;
+			}
+			do {
+				m = read(p->rep[r], &rep[r], sizeof rep[r]);
+			} while (m == -1 && errno == EINTR);
+			if (m != (ssize_t)sizeof rep[r]) {
+				pair_describe_death(p, r, err, cap);
+				return IPCX_ECLOSED;
+			}
+			if (rep[r].status != 0) {
+				snprintf(err, cap, "%s", rep[r].err);
+				return rep[r].status;
+			}
+			got |= 1u << r;
+		}
+	}
+	return 0;
+}
+
+static int64_t
+pair_grace_ns(const bench_config *cfg)
+{
+	/* A worker's own waits are bounded by the timeout; allow for two of them and slack.
+	 * Without a timeout the parent is the only watchdog. */
+	int64_t t = cfg->timeout_ms < 0 ? 30000 : 2 * (int64_t)cfg->timeout_ms;
+
+	return (t + 3000) * 1000000;
+}
+
+static int
+pair_spawn(bench_run *br, bench_pair *p, int role, char *err, size_t cap)
+{
+	int cmdp[2], repp[2];
+	pid_t pid;
+
+	if (pipe2(cmdp, O_CLOEXEC) == -1) {
+		snprintf(err, cap, "pipe2: %s", strerror(errno));
+		return -errno;
+	}
+	if (pipe2(repp, O_CLOEXEC) == -1) {
+		int e = errno;
+		close(cmdp[0]);
+		close(cmdp[1]);
+		snprintf(err, cap, "pipe2: %s", strerror(e));
+		return -e;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		int e = errno;
+		close(cmdp[0]);
+		close(cmdp[1]);
+		close(repp[0]);
+		close(repp[1]);
+		snprintf(err, cap, "fork: %s", strerror(e));
+		return -e;
+	}
+	if (pid == 0) {
+		/* Only this worker's own ends stay open, so that a dead worker reads as EOF. */
+		for (int i = 0; i < BENCH_IMPLS; i++) {
+			pair_close_fds(&br->pairs[i]);
+		}
+		close(cmdp[1]);
+		close(repp[0]);
+		bench_worker(role, &p->cx, cmdp[0], repp[1], br->cfg->cpu[role]);
+	}
+	close(cmdp[0]);
+	close(repp[1]);
+	p->pid[role] = pid;
+	p->cmd[role] = cmdp[1];
+	p->rep[role] = repp[0];
+	return 0;
+}
+
+/* Fork worker A, learn its address, fork worker B, wait until both are connected. */
+static int
+pair_start(bench_run *br, bench_pair *p, const bench_impl *impl, size_t size, char *err, size_t cap)
+{
+	char why[BENCH_ERR_MAX] = "";
+	bench_rep rep[2];
+	int rv;
+
+	memset(p, 0, sizeof *p);
+	for (int r = 0; r < 2; r++) {
+		p->cmd[r] = p->rep[r] = -1;
+	}
+	p->cx.impl = impl;
+	p->cx.tmpdir = br->tmpdir;
+	p->cx.owner = getpid();
+	p->cx.serial = ++br->serial;
+	p->cx.timeout_ms = br->cfg->timeout_ms;
+	p->cx.msg_size = size;
+	p->cx.lfd = -1;
+	for (int i = 0; i < 4; i++) {
+		p->cx.fds[i] = -1;
+	}
+	if (impl->prepare != NULL && (rv = impl->prepare(&p->cx, why)) != 0) {
+		snprintf(err, cap, "setup: %s: %s", why, bench_strerror(rv));
+		return rv;
+	}
+	rv = pair_spawn(br, p, BENCH_ROLE_A, err, cap);
+	if (rv == 0) {
+		rv = pair_wait(p, 1u << BENCH_ROLE_A, rep, bench_now() + pair_grace_ns(br->cfg),
+		               err, cap);
+	}
+	if (rv == 0) {
+		snprintf(p->cx.addr, sizeof p->cx.addr, "%s", rep[BENCH_ROLE_A].addr);
+		rv = pair_spawn(br, p, BENCH_ROLE_B, err, cap);
+	}
+	if (impl->release != NULL) {
+		impl->release(&p->cx);
+	}
+	if (rv == 0) {
+		rv = pair_wait(p, 3u, rep, bench_now() + pair_grace_ns(br->cfg), err, cap);
+	}
+	if (rv != 0) {
+		pair_kill(p);
+		return rv;
+	}
+	p->up = true;
+	return 0;
+}
+
+/* Run one command on both workers of a pair; B's report carries the measurement. */
+static int
+pair_phase(bench_run *br, bench_pair *p, const bench_cmd *cmd, bench_rep *out, char *err,
+           size_t cap)
+{
+	bench_rep rep[2];
+	int rv;
+
+	for (int r = 0; r < 2; r++) {
+		if (write(p->cmd[r], cmd, sizeof *cmd) != (ssize_t)sizeof *cmd) {
+			pair_describe_death(p, r, err, cap);
+			return IPCX_ECLOSED;
+		}
+	}
+	rv = pair_wait(p, 3u, rep, bench_now() + cmd->max_ns + pair_grace_ns(br->cfg), err, cap);
+	if (rv == 0 && (p->cx.impl->flags & BENCH_LOSSY)) {
+		/* B is done sending; on loopback every datagram it sent is queued by now. */
+		bench_cmd drain = {.op = BENCH_OP_DRAIN, .size = cmd->size};
+		if (write(p->cmd[BENCH_ROLE_A], &drain, sizeof drain) != (ssize_t)sizeof drain) {
+			pair_describe_death(p, BENCH_ROLE_A, err, cap);
+			return IPCX_ECLOSED;
+		}
+		rv = pair_wait(p, 1u << BENCH_ROLE_A, rep, bench_now() + pair_grace_ns(br->cfg),
+		               err, cap);
+	}
+	*out = rep[BENCH_ROLE_B];
+	return rv;
+}
+
+/* ---- one row: a scheme at one size, ipcx and its baseline interleaved ------------------ */
+
+static void
+bench_fail(bench_pair *p, bench_result *res, const char *what, const char *why)
+{
+	if (!res->failed) {
+		res->failed = true;
+		snprintf(res->err, sizeof res->err, "%s: %s", what, why);
+	}
+	if (p != NULL) {
+		pair_kill(p);
+	}
+}
+
+static void
+bench_record(bench_result *res, const bench_rep *rep, int op, size_t size)
+{
+	if (op == BENCH_OP_PING) {
+		res->p50.v[res->p50.n++] = rep->p50_ns / 1e3;
+		res->p99.v[res->p99.n++] = rep->p99_ns / 1e3;
+		res->p999.v[res->p999.n++] = rep->p999_ns / 1e3;
+		res->samples += rep->count;
+	} else {
+		double secs = (double)rep->elapsed_ns / 1e9;
+		res->mps.v[res->mps.n++] = (double)rep->recvd / secs;
+		res->mbps.v[res->mbps.n++] = (double)rep->recvd * (double)size / secs / 1e6;
+		res->loss.v[res->loss.n++] =
+		        rep->count ? 100.0 * (double)(rep->count - rep->recvd) / (double)rep->count
+		                   : 0;
+	}
+}
+
+static void
+bench_one_phase(bench_run *br, int k, const bench_cmd *tmpl, int op, size_t size, bool record,
+                bench_row *row, const char *what)
+{
+	bench_pair *p = &br->pairs[k];
+	bench_result *res = &row->res[k];
+	char err[BENCH_ERR_MAX + 64];
+	bench_cmd cmd = *tmpl;
+	bench_rep rep;
+	int rv;
+
+	if (!p->up) {
+		return;
+	}
+	cmd.op = op;
+	cmd.size = size;
+	bench_progress(br, "%s %s: %s", row->scheme, res->impl->name, what);
+	if ((rv = pair_phase(br, p, &cmd, &rep, err, sizeof err)) != 0) {
+		bench_fail(p, res, what, err);
+		return;
+	}
+	if (record) {
+		bench_record(res, &rep, op, size);
+	}
+}
+
+static void
+bench_measure(bench_run *br, const bench_scheme *sc, size_t size, bench_row *row)
+{
+	const bench_config *cfg = br->cfg;
+	const bench_impl *impls[BENCH_IMPLS] = {sc->ipcx, sc->base};
+	char what[64];
+
+	row->nres = BENCH_IMPLS;
+	for (int k = 0; k < BENCH_IMPLS; k++) {
+		char err[BENCH_ERR_MAX + 64];
+		row->res[k].impl = impls[k];
+		bench_progress(br, "%s %s: connecting", sc->name, impls[k]->name);
+		if (pair_start(br, &br->pairs[k], impls[k], size, err, sizeof err) != 0) {
+			bench_fail(NULL, &row->res[k], "setup", err);
+		}
+	}
+	for (int k = 0; k < BENCH_IMPLS; k++) {
+		bench_one_phase(br, k, &cfg->warm_ping, BENCH_OP_PING, size, false, row,
+		                "warm-up ping-pong");
+		bench_one_phase(br, k, &cfg->warm_stream, BENCH_OP_STREAM, size, false, row,
+		                "warm-up stream");
+	}
+	/* Interleave the implementations, alternating who goes first, so that drift on a
+	 * shared machine hits both alike. */
+	for (int r = 0; r < cfg->runs && !bench_interrupted; r++) {
+		for (int j = 0; j < BENCH_IMPLS; j++) {
+			int k = r % 2 ? BENCH_IMPLS - 1 - j : j;
+			snprintf(what, sizeof what, "run %d/%d ping-pong", r + 1, cfg->runs);
+			bench_one_phase(br, k, &cfg->ping, BENCH_OP_PING, size, true, row, what);
+		}
+		for (int j = 0; j < BENCH_IMPLS; j++) {
+			int k = r % 2 ? BENCH_IMPLS - 1 - j : j;
+			snprintf(what, sizeof what, "run %d/%d stream", r + 1, cfg->runs);
+			bench_one_phase(br, k, &cfg->stream, BENCH_OP_STREAM, size, true, row,
+			                what);
+		}
+	}
+	for (int k = 0; k < BENCH_IMPLS; k++) {
+		if (br->pairs[k].up) {
+			pair_quit(&br->pairs[k]);
+		}
+	}
+}
+
+/* ---- the private directory for names ------------------------------------------------ */
+
+static int
+bench_tmpdir_make(bench_run *br)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (base == NULL || base[0] == '\0') {
+		base = "/tmp";
+	}
+	if ((size_t)snprintf(br->tmpdir, sizeof br->tmpdir, "%s/ipcx-bench.XXXXXX", base) >=
+	    sizeof br->tmpdir) {
+		return IPCX_ENAMETOOLONG;
+	}
+	if (mkdtemp(br->tmpdir) == NULL) {
+		return -errno;
+	}
+	return 0;
+}
+
+/* Remove whatever a killed worker left behind, then the directory. */
+static void
+bench_tmpdir_remove(bench_run *br)
+{
+	DIR *d = opendir(br->tmpdir);
+	struct dirent *e;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+				unlinkat(dirfd(d), e->d_name, 0);
+			}
+		}
+		closedir(d);
+	}
+	if (rmdir(br->tmpdir) == -1) {
+		fprintf(stderr, "ipcx bench: cannot remove %s: %s\n", br->tmpdir, strerror(errno));
+	}
+}
+
+/* ---- command line -------------------------------------------------------------------- */
+
+static void
+bench_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: ipcx bench [--scheme S[,S...]] [--size BYTES[,...]] [--quick] [--runs N]\n"
+	        "                  [--timeout MS] [--csv | --json] [--help]\n"
+	        "\n"
+	        "For each scheme and size, two processes pinned to different CPUs measure the\n"
+	        "ping-pong round trip (p50, p99; p99.9 in full mode) and one-way streaming\n"
+	        "throughput, beside a raw-syscall baseline doing the same job in the same run.\n"
+	        "Each figure is the median of several runs; the spread is reported.\n"
+	        "\n"
+	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, udp, or all (default)\n"
+	        "  --size LIST     message sizes: 64, 4k, 1m, ... up to 16m (default 64,4k,1m)\n"
+	        "  --quick         3 short runs per figure (the `make run` job); default: 5 runs\n"
+	        "  --runs N        runs per figure (1..%d)\n"
+	        "  --timeout MS    bound on every wait inside a run (default 5000; -1: none,\n"
+	        "                  as a blocking hand-written program; the parent still watches)\n"
+	        "  --csv           one CSV line per implementation instead of the table\n"
+	        "  --json          one JSON document instead of the table\n"
+	        "  --help          this text\n"
+	        "\n"
+	        "Exit status: 0 all measured, 1 a scheme failed (the rest still run), 2 usage.\n",
+	        BENCH_MAX_RUNS);
+}
+
+static int
+bench_parse_sizes(const char *arg, size_t *sizes, int *n)
+{
+	char buf[512], *save = NULL;
+
+	if (snprintf(buf, sizeof buf, "%s", arg) >= (int)sizeof buf) {
+		return -1;
+	}
+	*n = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long long v;
+		errno = 0;
+		v = strtoull(tok, &end, 10);
+		if (end == tok || errno != 0 || tok[0] == '-') {
+			return -1;
+		}
+		if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kib") == 0) {
+			v <<= 10;
+		} else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mib") == 0) {
+			v <<= 20;
+		} else if (strcasecmp(end, "") != 0 && strcasecmp(end, "b") != 0) {
+			return -1;
+		}
+		if (v > BENCH_MAX_SIZE || *n >= BENCH_MAX_SIZES) {
+			return -1;
+		}
+		sizes[(*n)++] = (size_t)v;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+static int
+bench_parse_schemes(const char *arg, bool *sel)
+{
+	char buf[512], *save = NULL;
+	bool any = false;
+
+	if (snprintf(buf, sizeof buf, "%s", arg) >= (int)sizeof buf) {
+		return -1;
+	}
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		bool found = false;
+		for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+			const bench_scheme *s = &bench_schemes[i];
+			if (strcmp(tok, "all") == 0 || strcmp(tok, s->name) == 0 ||
+			    (s->alias != NULL && strcmp(tok, s->alias) == 0)) {
+				sel[i] = true;
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "ipcx bench: unknown scheme '%s' (known:", tok);
+			for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+				fprintf(stderr, " %s", bench_schemes[i].name);
+			}
+			fprintf(stderr, ", all)\n");
+			return -1;
+		}
+		any = true;
+	}
+	return any ? 0 : -1;
+}
+
+static void
+bench_phases(bench_config *cfg)
+{
+	const int64_t ms = 1000000;
+
+	if (cfg->quick) {
+		cfg->warm_ping = (bench_cmd){0, 0, 30 * ms, 20, 100 * ms, (uint64_t)1 << 19};
+		cfg->warm_stream = (bench_cmd){0, 0, 30 * ms, 8, 100 * ms, 0};
+		cfg->ping = (bench_cmd){0, 0, 40 * ms, 100, 250 * ms, (uint64_t)1 << 19};
+		cfg->stream = (bench_cmd){0, 0, 60 * ms, 32, 400 * ms, 0};
+	} else {
+		cfg->warm_ping = (bench_cmd){0, 0, 150 * ms, 100, 500 * ms, (uint64_t)1 << 20};
+		cfg->warm_stream = (bench_cmd){0, 0, 150 * ms, 32, 500 * ms, 0};
+		cfg->ping = (bench_cmd){0, 0, 250 * ms, 1000, 1000 * ms, (uint64_t)1 << 20};
+		cfg->stream = (bench_cmd){0, 0, 300 * ms, 200, 1000 * ms, 0};
+	}
+}
+
+/* Pick two allowed CPUs for the two workers of a pair. */
+static void
+bench_pick_cpus(bench_config *cfg, char *note, size_t cap)
+{
+	cpu_set_t set;
+	int found = 0;
+
+	cfg->cpu[0] = cfg->cpu[1] = -1;
+	if (sched_getaffinity(0, sizeof set, &set) == -1) {
+		snprintf(note, cap, "cannot read the CPU affinity (%s): workers not pinned",
+		         strerror(errno));
+		return;
+	}
+	for (int c = 0; c < CPU_SETSIZE && found < 2; c++) {
+		if (CPU_ISSET(c, &set)) {
+			cfg->cpu[found++] = c;
+		}
+	}
+	if (found == 1) {
+		cfg->cpu[1] = cfg->cpu[0];
+		snprintf(note, cap,
+		         "only 1 CPU available: both workers share CPU %d, so every message "
+		         "costs a context switch",
+		         cfg->cpu[0]);
+	}
+}
+
+int
+ipcx_cmd_bench(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"scheme", required_argument, NULL, 's'},
+	        {"size", required_argument, NULL, 'S'},
+	        {"quick", no_argument, NULL, 'q'},
+	        {"runs", required_argument, NULL, 'r'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"csv", no_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	bool sel[BENCH_NSCHEMES] = {false};
+	size_t sizes[BENCH_MAX_SIZES];
+	int nsizes = 0, runs = 0, opt, nfailed = 0, nrows = 0;
+	bool any_sel = false;
+	char note[256] = "", *end;
+	struct sigaction sa, old_int, old_term, old_pipe;
+	bench_config cfg;
+	bench_machine mach;
+	bench_run br;
+	int64_t t0;
+	long v;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.timeout_ms = 5000;
+	cfg.format = BENCH_TABLE;
+	optind = 1;
+	opterr = 0; /* our own message below */
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (bench_parse_schemes(optarg, sel) != 0) {
+				bench_usage(stderr);
+				return IPCX_EXIT_USAGE;
+			}
+			any_sel = true;
+			break;
+		case 'S':
+			if (bench_parse_sizes(optarg, sizes, &nsizes) != 0) {
+				fprintf(stderr,
+				        "ipcx bench: bad --size '%s' (a list of at most %d sizes, "
+				        "each 0..16m, suffix k or m)\n",
+				        optarg, BENCH_MAX_SIZES);
+				return IPCX_EXIT_USAGE;
+			}
+			break;
+		case 'q':
+			cfg.quick = true;
+			break;
+		case 'r':
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 1 || v > BENCH_MAX_RUNS) {
+				fprintf(stderr, "ipcx bench: bad --runs '%s' (1..%d)\n", optarg,
+				        BENCH_MAX_RUNS);
+				return IPCX_EXIT_USAGE;
+			}
+			runs = (int)v;
+			break;
+		case 't':
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < -1 || v > 3600000) {
+				fprintf(stderr, "ipcx bench: bad --timeout '%s' (-1..3600000 ms)\n",
+				        optarg);
+				return IPCX_EXIT_USAGE;
+			}
+			cfg.timeout_ms = (int)v;
+			break;
+		case 'c':
+		case 'j':
+			if (cfg.format != BENCH_TABLE) {
+				fprintf(stderr,
+				        "ipcx bench: --csv and --json exclude each other\n");
+				return IPCX_EXIT_USAGE;
+			}
+			cfg.format = opt == 'c' ? BENCH_CSV : BENCH_JSON;
+			break;
+		case 'h':
+			bench_usage(stdout);
+			return IPCX_EXIT_OK;
+		default:
+			fprintf(stderr, "ipcx bench: bad option '%s'\n", argv[optind - 1]);
+			bench_usage(stderr);
+			return IPCX_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipcx bench: unexpected argument '%s'\n", argv[optind]);
+		bench_usage(stderr);
+		return IPCX_EXIT_USAGE;
+	}
+	if (!any_sel) {
+		for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+			sel[i] = true;
+		}
+	}
+	if (nsizes == 0) {
+		for (size_t i = 0; i < sizeof bench_default_sizes / sizeof bench_default_sizes[0];
+		     i++) {
+			sizes[nsizes++] = bench_default_sizes[i];
+		}
+	}
+	cfg.runs = runs > 0 ? runs : cfg.quick ? 3 : 5;
+	bench_phases(&cfg);
+	bench_pick_cpus(&cfg, note, sizeof note);
+	if (note[0] != '\0') {
+		fprintf(stderr, "ipcx bench: note: %s\n", note);
+	}
+	bench_machine_probe(&mach);
+
+	memset(&br, 0, sizeof br);
+	br.cfg = &cfg;
+	br.tty = isatty(STDERR_FILENO) == 1;
+	for (int k = 0; k < BENCH_IMPLS; k++) {
+		for (int r = 0; r < 2; r++) {
+			br.pairs[k].cmd[r] = br.pairs[k].rep[r] = -1;
+		}
+	}
+	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+		br.nrows += sel[i] ? nsizes : 0;
+	}
+	{
+		int rv = bench_tmpdir_make(&br);
+		if (rv != 0) {
+			fprintf(stderr, "ipcx bench: cannot make a private directory in %s: %s\n",
+			        getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", bench_strerror(rv));
+			return IPCX_EXIT_RUNTIME;
+		}
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = bench_on_signal; /* no SA_RESTART: waits see EINTR and stop */
+	sigemptyset(&sa.sa_mask);
+	bench_interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sa.sa_handler = SIG_IGN; /* a dead worker must not kill us through its command pipe */
+	sigaction(SIGPIPE, &sa, &old_pipe);
+
+	t0 = bench_now();
+	bench_out_begin(&cfg, &mach, note);
+	for (size_t i = 0; i < BENCH_NSCHEMES && !bench_interrupted; i++) {
+		const bench_scheme *sc = &bench_schemes[i];
+		size_t max = sc->max_msg ? sc->max_msg : BENCH_MAX_SIZE;
+		if (!sel[i]) {
+			continue;
+		}
+		for (int z = 0; z < nsizes && !bench_interrupted; z++) {
+			bench_row row;
+			memset(&row, 0, sizeof row);
+			row.scheme = sc->name;
+			row.url = sc->url;
+			row.size = sizes[z];
+			br.row++;
+			if (sizes[z] > max) {
+				row.skipped = true;
+				snprintf(row.note, sizeof row.note, "%s", sc->limit);
+			} else {
+				bench_measure(&br, sc, sizes[z], &row);
+			}
+			bench_progress_clear(&br);
+			if (bench_interrupted) {
+				break;
+			}
+			nrows++;
+			for (int k = 0, counted = 0; k < row.nres; k++) {
+				if (row.res[k].failed) {
+					nfailed += !counted;
+					counted = 1;
+					if (cfg.format != BENCH_TABLE) {
+						char sz[32];
+						bench_fmt_size(sz, sizeof sz, row.size);
+						fprintf(stderr,
+						        "ipcx bench: %s %s: %s failed: %s\n",
+						        sc->name, sz, row.res[k].impl->name,
+						        row.res[k].err);
+					}
+				}
+			}
+			bench_out_row(&cfg, &row);
+		}
+	}
+	for (int k = 0; k < BENCH_IMPLS; k++) {
+		if (br.pairs[k].up || br.pairs[k].pid[0] > 0 || br.pairs[k].pid[1] > 0) {
+			pair_kill(&br.pairs[k]);
+		}
+	}
+	bench_progress_clear(&br);
+	bench_out_end(&cfg, nrows, nfailed, (double)(bench_now() - t0) / 1e9);
+	bench_tmpdir_remove(&br);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	if (bench_interrupted) {
+		fprintf(stderr, "ipcx bench: interrupted\n");
+		return IPCX_EXIT_RUNTIME;
+	}
+	return nfailed > 0 ? IPCX_EXIT_RUNTIME : IPCX_EXIT_OK;
+}

@@ -1,0 +1,157 @@
+/*
+ * bench_impl_ipcx.c - the ipcx side of `ipcx bench`: each scheme reached through the public
+ * API only (ipcx_pair for pipe:, listen/accept/dial for the rest), as a user would.
+ */
+#include "bench_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+ix_send(bench_ep *ep, const void *buf, size_t len)
+{
+	return ipcx_send(ep->chan, buf, len, ep->timeout_ms);
+}
+
+static int
+ix_recv(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms)
+{
+	return ipcx_recv(ep->chan, buf, cap, len, timeout_ms);
+}
+
+static void
+ix_close(bench_ep *ep)
+{
+	ipcx_close(ep->chan);
+	ep->chan = NULL;
+}
+
+static const struct bench_ep_ops ix_ops = {
+        .send = ix_send,
+        .recv = ix_recv,
+        .close = ix_close,
+};
+
+/* ---- pipe: ipcx_pair before the fork ---------------------------------------------------- */
+
+static int
+ix_pair_prepare(bench_ctx *cx, char *err)
+{
+	int rv = ipcx_pair(&cx->pair[0], &cx->pair[1], NULL);
+
+	if (rv != 0) {
+		snprintf(err, BENCH_ERR_MAX, "ipcx_pair");
+	}
+	return rv;
+}
+
+static int
+ix_pair_take(bench_ctx *cx, bench_ep *ep, int mine)
+{
+	ipcx_close(cx->pair[!mine]);
+	cx->pair[!mine] = NULL;
+	ep->chan = cx->pair[mine];
+	ep->ops = &ix_ops;
+	return 0;
+}
+
+static int
+ix_pair_accept(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	(void)err;
+	return ix_pair_take(cx, ep, 0);
+}
+
+static int
+ix_pair_dial(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	(void)err;
+	return ix_pair_take(cx, ep, 1);
+}
+
+static void
+ix_pair_release(bench_ctx *cx)
+{
+	ipcx_close(cx->pair[0]);
+	ipcx_close(cx->pair[1]);
+	cx->pair[0] = cx->pair[1] = NULL;
+}
+
+const bench_impl bench_ipcx_pipe = {
+        .name = "pipe:",
+        .arg = "pipe:",
+        .prepare = ix_pair_prepare,
+        .accept = ix_pair_accept,
+        .dial = ix_pair_dial,
+        .release = ix_pair_release,
+};
+
+/* ---- listen / accept / dial --------------------------------------------------------- */
+
+static int
+ix_serve(bench_ctx *cx, char *err)
+{
+	char url[BENCH_ADDR_MAX];
+	ipcx_listener *l;
+	int rv;
+
+	if ((rv = bench_expand(url, sizeof url, cx->impl->arg, cx)) != 0) {
+		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->impl->arg);
+		return rv;
+	}
+	if ((rv = ipcx_listen(&l, url, NULL)) != 0) {
+		snprintf(err, BENCH_ERR_MAX, "ipcx_listen %s", url);
+		return rv;
+	}
+	if ((rv = ipcx_listener_url(l, cx->addr, sizeof cx->addr)) != 0) {
+		snprintf(err, BENCH_ERR_MAX, "ipcx_listener_url %s", url);
+		ipcx_listener_close(l);
+		return rv;
+	}
+	cx->lst = l;
+	return 0;
+}
+
+static int
+ix_accept(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	ipcx_listener *l = cx->lst;
+	int rv = ipcx_accept(l, &ep->chan, cx->timeout_ms);
+
+	if (rv != 0) {
+		snprintf(err, BENCH_ERR_MAX, "ipcx_accept %s", cx->addr);
+	}
+	/* One client is all a pair needs; closing now removes the names the listener made. */
+	ipcx_listener_close(l);
+	cx->lst = NULL;
+	ep->ops = &ix_ops;
+	return rv;
+}
+
+static int
+ix_dial(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	int rv = ipcx_dial(&ep->chan, cx->addr, NULL, cx->timeout_ms);
+
+	if (rv != 0) {
+		snprintf(err, BENCH_ERR_MAX, "ipcx_dial %s", cx->addr);
+	}
+	ep->ops = &ix_ops;
+	return rv;
+}
+
+#define IX_LISTENER(var, label, tmpl, fl) \
+	const bench_impl var = {          \
+	        .name = label,            \
+	        .arg = tmpl,              \
+	        .flags = fl,              \
+	        .serve = ix_serve,        \
+	        .accept = ix_accept,      \
+	        .dial = ix_dial,          \
+	}
+
+IX_LISTENER(bench_ipcx_fifo, "fifo://", "fifo://%D/fifo-%N", 0);
+IX_LISTENER(bench_ipcx_unix, "unix://", "unix://%D/unix-%N.sock", 0);
+IX_LISTENER(bench_ipcx_unix_abs, "unix:@", "unix:@ipcx-bench.%P.%N", 0);
+IX_LISTENER(bench_ipcx_tcp, "tcp://", "tcp://127.0.0.1:0", 0);
+IX_LISTENER(bench_ipcx_udp, "udp://", "udp://127.0.0.1:0", BENCH_LOSSY);

@@ -1,0 +1,187 @@
+/*
+ * bench_int.h - internals of `ipcx bench` shared by its files: the pluggable implementations
+ * (ipcx schemes and the raw-syscall baselines), the worker protocol and the result rows.
+ */
+#ifndef IPCX_BENCH_INT_H
+#define IPCX_BENCH_INT_H
+
+#include "ipcx.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_ADDR_MAX 512  /* an address handed from worker A to worker B */
+#define BENCH_ERR_MAX  1024 /* one error line */
+#define BENCH_MAX_RUNS 32
+#define BENCH_MAX_SIZE ((size_t)16 << 20) /* IPCX_DEFAULT_MAX_MSG */
+#define BENCH_UDP_MAX  ((size_t)65507)    /* IPv4 UDP payload limit */
+
+/* ---- Endpoints: one connected side of a channel, inside a worker process ------------ */
+
+typedef struct bench_ep bench_ep;
+
+struct bench_ep_ops {
+	/* Send one whole message. 0 or a negative IPCX_E* / -errno code. */
+	int (*send)(bench_ep *ep, const void *buf, size_t len);
+	/* Receive one whole message into buf (cap bytes). timeout_ms below ep->timeout_ms asks
+	 * for a shorter wait (0: poll); otherwise the endpoint's normal bound applies. */
+	int (*recv)(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms);
+	void (*close)(bench_ep *ep);
+};
+
+struct bench_ep {
+	const struct bench_ep_ops *ops;
+	int timeout_ms;  /* the bound on every normal wait (-1: none, the parent's watchdog) */
+	ipcx_chan *chan; /* ipcx implementations */
+	int rfd, wfd;    /* raw implementations: rfd == wfd on sockets */
+	bool is_socket;
+	unsigned char *rbuf; /* raw byte streams: buffered reads, as a careful hand-written
+	                        program does */
+	size_t rhead, rtail;
+};
+
+/* ---- Implementations: how a pair of workers gets connected --------------------------- */
+
+/* The rendezvous of one pair of workers. The parent fills it, fork copies it into both. */
+typedef struct bench_ctx {
+	const struct bench_impl *impl;
+	const char *tmpdir; /* private directory for names, removed by the parent at the end */
+	pid_t owner;        /* the parent's pid, for unique names */
+	unsigned serial;    /* unique per pair within the run */
+	int timeout_ms;
+	size_t msg_size;           /* the message size this pair will carry */
+	char addr[BENCH_ADDR_MAX]; /* set by serve() in worker A, read by dial() in worker B */
+	int fds[4];                /* made by prepare() before the fork (raw pipe) */
+	ipcx_chan *pair[2];        /* made by prepare() before the fork (ipcx_pair) */
+	void *lst;                 /* worker A between serve() and accept() */
+	int lfd;                   /* worker A between serve() and accept() */
+} bench_ctx;
+
+#define BENCH_LOSSY 1u /* datagrams: messages may be lost; stream ends are resent */
+
+typedef struct bench_impl {
+	const char *name; /* label in the output ("pipe:", "raw pipe") */
+	const char *arg;  /* address template: %D tmpdir, %P owner pid, %N serial */
+	unsigned flags;
+	size_t max_msg; /* largest message it can carry, 0: BENCH_MAX_SIZE */
+	/* Parent, before forking the pair; optional. */
+	int (*prepare)(bench_ctx *cx, char *err);
+	/* Worker A: start serving and fill cx->addr for worker B; optional. */
+	int (*serve)(bench_ctx *cx, char *err);
+	/* Worker A: wait (bounded) for worker B and fill ep. */
+	int (*accept)(bench_ctx *cx, bench_ep *ep, char *err);
+	/* Worker B: connect to cx->addr and fill ep. */
+	int (*dial)(bench_ctx *cx, bench_ep *ep, char *err);
+	/* Parent, after forking both workers: drop what prepare() made; optional. */
+	void (*release)(bench_ctx *cx);
+} bench_impl;
+
+extern const bench_impl bench_ipcx_pipe, bench_ipcx_fifo, bench_ipcx_unix, bench_ipcx_unix_abs,
+        bench_ipcx_tcp, bench_ipcx_udp;
+extern const bench_impl bench_raw_pipe, bench_raw_fifo, bench_raw_seqpacket,
+        bench_raw_seqpacket_abs, bench_raw_tcp, bench_raw_udp;
+
+/* Expand an address template (see bench_impl.arg). IPCX_ENAMETOOLONG if it does not fit. */
+int bench_expand(char *out, size_t cap, const char *tmpl, const bench_ctx *cx);
+/* Text for an IPCX_E* or -errno code. */
+const char *bench_strerror(int err);
+
+/* ---- The worker protocol: parent -> worker commands, worker -> parent reports -------- */
+
+enum bench_op {
+	BENCH_OP_PING = 1, /* ping-pong round trips */
+	BENCH_OP_STREAM,   /* one-way stream B -> A, acknowledged at the end */
+	BENCH_OP_DRAIN,    /* A only: discard stale datagrams (lossy implementations) */
+	BENCH_OP_QUIT,
+};
+
+typedef struct bench_cmd {
+	int op;
+	uint64_t size;        /* message size */
+	int64_t min_ns;       /* measure at least this long ... */
+	uint64_t min_iters;   /* ... and at least this many messages ... */
+	int64_t max_ns;       /* ... but never longer than this */
+	uint64_t max_samples; /* ping-pong: size of the sample array */
+} bench_cmd;
+
+typedef struct bench_rep {
+	int status; /* 0 or a negative code */
+	char err[BENCH_ERR_MAX];
+	char addr[BENCH_ADDR_MAX]; /* worker A's first report */
+	uint64_t count;            /* ping-pong: round trips; stream: messages sent */
+	uint64_t recvd;            /* stream: messages the receiver counted */
+	int64_t elapsed_ns;
+	double p50_ns, p99_ns, p999_ns;
+} bench_rep;
+
+enum bench_role { BENCH_ROLE_A = 0, BENCH_ROLE_B = 1 };
+
+/* The body of a worker process; never returns. cpu < 0: not pinned. */
+_Noreturn void bench_worker(int role, bench_ctx *cx, int cmd_fd, int rep_fd, int cpu);
+
+/* ---- Results ------------------------------------------------------------------------- */
+
+typedef struct bench_series {
+	double v[BENCH_MAX_RUNS];
+	int n;
+} bench_series;
+
+typedef struct bench_summary {
+	double med, min, max;
+	bool valid;
+} bench_summary;
+
+bench_summary bench_summarize(const bench_series *s);
+
+typedef struct bench_result {
+	const bench_impl *impl;
+	bool failed;
+	char err[2 * BENCH_ERR_MAX];
+	bench_series p50, p99, p999; /* round trip, microseconds */
+	bench_series mps, mbps;      /* stream: messages/s, MB/s (10^6 bytes) */
+	bench_series loss;           /* stream: percent of messages lost */
+	uint64_t samples;            /* round trips measured over all runs */
+} bench_result;
+
+#define BENCH_IMPLS 2 /* ipcx, baseline; --peers will add more */
+
+typedef struct bench_row {
+	const char *scheme;
+	const char *url; /* an example URL of the scheme */
+	size_t size;
+	bool skipped;
+	char note[160];
+	int nres;
+	bench_result res[BENCH_IMPLS]; /* res[0] ipcx, res[1] its baseline */
+} bench_row;
+
+typedef enum bench_format { BENCH_TABLE, BENCH_CSV, BENCH_JSON } bench_format;
+
+typedef struct bench_config {
+	bool quick;
+	int runs;
+	int timeout_ms;
+	bench_cmd warm_ping, warm_stream, ping, stream; /* op and size filled per use */
+	int cpu[2];                                     /* A's and B's CPU, -1: not pinned */
+	bench_format format;
+} bench_config;
+
+typedef struct bench_machine {
+	char cpu_model[128];
+	long cpus_online;
+	long cpus_allowed;
+	char kernel[200];
+	long mem_mib;
+	char compiler[64];
+} bench_machine;
+
+void bench_machine_probe(bench_machine *m);
+void bench_out_begin(const bench_config *cfg, const bench_machine *m, const char *note);
+void bench_out_row(const bench_config *cfg, const bench_row *row);
+void bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s);
+/* "64 B", "4 KiB", "1 MiB", or the byte count. */
+void bench_fmt_size(char *buf, size_t cap, size_t size);
+
+#endif
