@@ -7,6 +7,9 @@
  * "listening on URL" with the real URL (the port chosen for tcp://host:0).
  *
  *   usage: echo_server [--count N] URL
+ *
+ * --count N stops accepting after N clients and exits when they have all gone. udp has no
+ * connection, so a udp client never goes: stop a udp server with SIGINT or SIGTERM.
  */
 #define _POSIX_C_SOURCE 200809L
 
