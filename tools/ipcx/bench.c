@@ -65,6 +65,7 @@ typedef struct bench_run {
 	bool tty;
 	bench_pair pairs[BENCH_IMPLS]; /* the pairs alive at one time */
 	int row, nrows;
+	char label[64]; /* "pipe 64 B" */
 } bench_run;
 
 static volatile sig_atomic_t bench_interrupted;
@@ -135,7 +136,7 @@ bench_progress(bench_run *br, const char *fmt, ...)
 	if (!br->tty) {
 		return;
 	}
-	fprintf(stderr, "\r\033[K[%d/%d] ", br->row, br->nrows);
+	fprintf(stderr, "\r\033[K[%d/%d] %s | ", br->row, br->nrows, br->label);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -475,7 +476,7 @@ bench_one_phase(bench_run *br, int k, const bench_cmd *tmpl, int op, size_t size
 	}
 	cmd.op = op;
 	cmd.size = size;
-	bench_progress(br, "%s %s: %s", row->scheme, res->impl->name, what);
+	bench_progress(br, "%s | %s", res->impl->name, what);
 	if ((rv = pair_phase(br, p, &cmd, &rep, err, sizeof err)) != 0) {
 		bench_fail(p, res, what, err);
 		return;
@@ -496,7 +497,7 @@ bench_measure(bench_run *br, const bench_scheme *sc, size_t size, bench_row *row
 	for (int k = 0; k < BENCH_IMPLS; k++) {
 		char err[BENCH_ERR_MAX + 64];
 		row->res[k].impl = impls[k];
-		bench_progress(br, "%s %s: connecting", sc->name, impls[k]->name);
+		bench_progress(br, "%s | connecting", impls[k]->name);
 		if (pair_start(br, &br->pairs[k], impls[k], size, err, sizeof err) != 0) {
 			bench_fail(NULL, &row->res[k], "setup", err);
 		}
@@ -576,7 +577,7 @@ bench_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ipcx bench [--scheme S[,S...]] [--size BYTES[,...]] [--quick] [--runs N]\n"
-	        "                  [--timeout MS] [--csv | --json] [--help]\n"
+	        "                  [--timeout MS] [--cpus A,B] [--csv | --json] [--help]\n"
 	        "\n"
 	        "For each scheme and size, two processes pinned to different CPUs measure the\n"
 	        "ping-pong round trip (p50, p99; p99.9 in full mode) and one-way streaming\n"
@@ -589,6 +590,9 @@ bench_usage(FILE *f)
 	        "  --runs N        runs per figure (1..%d)\n"
 	        "  --timeout MS    bound on every wait inside a run (default 5000; -1: none,\n"
 	        "                  as a blocking hand-written program; the parent still watches)\n"
+	        "  --cpus A,B      pin the receiving/echoing worker to CPU A, the sending/timing\n"
+	        "                  one to B (default: the first two allowed; A == B measures the\n"
+	        "                  software path without cross-CPU wake-ups)\n"
 	        "  --csv           one CSV line per implementation instead of the table\n"
 	        "  --json          one JSON document instead of the table\n"
 	        "  --help          this text\n"
@@ -710,17 +714,15 @@ int
 ipcx_cmd_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	        {"scheme", required_argument, NULL, 's'},
-	        {"size", required_argument, NULL, 'S'},
-	        {"quick", no_argument, NULL, 'q'},
-	        {"runs", required_argument, NULL, 'r'},
-	        {"timeout", required_argument, NULL, 't'},
-	        {"csv", no_argument, NULL, 'c'},
-	        {"json", no_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"scheme", required_argument, NULL, 's'},  {"size", required_argument, NULL, 'S'},
+	        {"quick", no_argument, NULL, 'q'},         {"runs", required_argument, NULL, 'r'},
+	        {"timeout", required_argument, NULL, 't'}, {"cpus", required_argument, NULL, 'p'},
+	        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	bool sel[BENCH_NSCHEMES] = {false};
+	int cpus[2] = {-1, -1};
+	char junk;
 	size_t sizes[BENCH_MAX_SIZES];
 	int nsizes = 0, runs = 0, opt, nfailed = 0, nrows = 0;
 	bool any_sel = false;
@@ -776,6 +778,16 @@ ipcx_cmd_bench(int argc, char **argv)
 			}
 			cfg.timeout_ms = (int)v;
 			break;
+		case 'p':
+			if (sscanf(optarg, "%d,%d%c", &cpus[0], &cpus[1], &junk) != 2 ||
+			    cpus[0] < 0 || cpus[1] < 0 || cpus[0] >= CPU_SETSIZE ||
+			    cpus[1] >= CPU_SETSIZE) {
+				fprintf(stderr,
+				        "ipcx bench: bad --cpus '%s' (two CPU numbers: A,B)\n",
+				        optarg);
+				return IPCX_EXIT_USAGE;
+			}
+			break;
 		case 'c':
 		case 'j':
 			if (cfg.format != BENCH_TABLE) {
@@ -812,7 +824,19 @@ ipcx_cmd_bench(int argc, char **argv)
 	}
 	cfg.runs = runs > 0 ? runs : cfg.quick ? 3 : 5;
 	bench_phases(&cfg);
-	bench_pick_cpus(&cfg, note, sizeof note);
+	if (cpus[0] >= 0) {
+		cfg.cpu[0] = cpus[0];
+		cfg.cpu[1] = cpus[1];
+		if (cpus[0] == cpus[1]) {
+			snprintf(note, sizeof note,
+			         "--cpus: both workers on CPU %d, so wake-ups cost a context "
+			         "switch, "
+			         "not a cross-CPU interrupt",
+			         cpus[0]);
+		}
+	} else {
+		bench_pick_cpus(&cfg, note, sizeof note);
+	}
 	if (note[0] != '\0') {
 		fprintf(stderr, "ipcx bench: note: %s\n", note);
 	}
@@ -861,6 +885,11 @@ ipcx_cmd_bench(int argc, char **argv)
 			row.url = sc->url;
 			row.size = sizes[z];
 			br.row++;
+			{
+				char sz[32];
+				bench_fmt_size(sz, sizeof sz, sizes[z]);
+				snprintf(br.label, sizeof br.label, "%s %s", sc->name, sz);
+			}
 			if (sizes[z] > max) {
 				row.skipped = true;
 				snprintf(row.note, sizeof row.note, "%s", sc->limit);

@@ -525,7 +525,7 @@ bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s)
 {
 	switch (cfg->format) {
 	case BENCH_TABLE:
-		printf("\n%d rows, %d failed, %.1f s\n", nrows, nfailed, elapsed_s);
+		printf("\n%d rows, %d with a failure, %.1f s\n", nrows, nfailed, elapsed_s);
 		break;
 	case BENCH_CSV:
 		break;
