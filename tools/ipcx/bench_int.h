@@ -175,9 +175,12 @@ typedef struct bench_machine {
 	char kernel[200];
 	long mem_mib;
 	char compiler[64];
+	char load[64]; /* /proc/loadavg's first three fields when the run started */
 } bench_machine;
 
 void bench_machine_probe(bench_machine *m);
+/* The 1, 5 and 15 minute load averages ("0.12 0.30 0.25"), or "?". */
+void bench_loadavg(char *buf, size_t cap);
 void bench_out_begin(const bench_config *cfg, const bench_machine *m, const char *note);
 void bench_out_row(const bench_config *cfg, const bench_row *row);
 void bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s);

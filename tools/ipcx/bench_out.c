@@ -41,7 +41,38 @@ bench_summarize(const bench_series *s)
 	return r;
 }
 
+/* The ratio of two implementations: the median over runs of each run's own ratio. The two
+ * were measured back to back in each run, so drift on a shared machine largely cancels. */
+static double
+out_ratio(const bench_series *a, const bench_series *b)
+{
+	bench_series r = {.n = 0};
+
+	for (int i = 0; i < a->n && i < b->n; i++) {
+		if (b->v[i] > 0) {
+			r.v[r.n++] = a->v[i] / b->v[i];
+		}
+	}
+	return r.n > 0 ? bench_summarize(&r).med : NAN;
+}
+
 /* ---- the machine ---------------------------------------------------------------------- */
+
+void
+bench_loadavg(char *buf, size_t cap)
+{
+	double l[3];
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f != NULL && fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) == 3) {
+		snprintf(buf, cap, "%.2f %.2f %.2f", l[0], l[1], l[2]);
+	} else {
+		snprintf(buf, cap, "?");
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+}
 
 void
 bench_machine_probe(bench_machine *m)
@@ -84,6 +115,7 @@ bench_machine_probe(bench_machine *m)
 #else
 	snprintf(m->compiler, sizeof m->compiler, "unknown");
 #endif
+	bench_loadavg(m->load, sizeof m->load);
 }
 
 /* ---- formatting helpers ------------------------------------------------------------- */
@@ -148,8 +180,9 @@ out_table_begin(const bench_config *cfg, const bench_machine *m, const char *not
 	printf("ipcx bench (%s): %d runs per figure, median and ±half the min-max spread; "
 	       "timeout %d ms\n",
 	       cfg->quick ? "quick" : "full", cfg->runs, cfg->timeout_ms);
-	printf("machine: %s, %ld CPUs online (%ld allowed), %s, %ld MiB, %s\n", m->cpu_model,
-	       m->cpus_online, m->cpus_allowed, m->kernel, m->mem_mib, m->compiler);
+	printf("machine: %s, %ld CPUs online (%ld allowed), %s, %ld MiB, %s; load %s\n",
+	       m->cpu_model, m->cpus_online, m->cpus_allowed, m->kernel, m->mem_mib, m->compiler,
+	       m->load);
 	if (cfg->cpu[0] >= 0) {
 		printf("workers pinned: receiver/echo on CPU %d, sender/timer on CPU %d\n",
 		       cfg->cpu[0], cfg->cpu[1]);
@@ -157,8 +190,8 @@ out_table_begin(const bench_config *cfg, const bench_machine *m, const char *not
 	if (note != NULL && note[0] != '\0') {
 		printf("note: %s\n", note);
 	}
-	printf("x = ipcx / raw baseline of the same job in the same run "
-	       "(latency: >1 is slower; msgs/s: <1 is slower)\n\n");
+	printf("x = ipcx / raw baseline doing the same job, measured back to back in each run; "
+	       "median over runs\n    (latency: >1 is slower; msgs/s: <1 is slower)\n\n");
 	printf("%-7s %-7s %9s %5s %9s", "scheme", "size", "rtt p50", "±", "p99");
 	if (!cfg->quick) {
 		printf(" %9s", "p99.9");
@@ -210,8 +243,7 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 		printf(" %9s %5s", "FAILED", "");
 	}
 	if (out_res_ok(ix) && out_res_ok(raw)) {
-		snprintf(a, sizeof a, "%.2f",
-		         bench_summarize(&ix->p50).med / bench_summarize(&raw->p50).med);
+		snprintf(a, sizeof a, "%.2f", out_ratio(&ix->p50, &raw->p50));
 	} else {
 		snprintf(a, sizeof a, "-");
 	}
@@ -234,8 +266,7 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 		printf(" %8s %5s", "-", "");
 	}
 	if (out_res_ok(ix) && out_res_ok(raw) && ix->mps.n > 0 && raw->mps.n > 0) {
-		snprintf(h, sizeof h, "%.2f",
-		         bench_summarize(&ix->mps).med / bench_summarize(&raw->mps).med);
+		snprintf(h, sizeof h, "%.2f", out_ratio(&ix->mps, &raw->mps));
 	} else {
 		snprintf(h, sizeof h, "-");
 	}
@@ -327,9 +358,8 @@ out_csv_row(const bench_row *row)
 			out_csv_text(base->impl->name);
 		}
 		if (i == 0 && out_res_ok(r) && out_res_ok(base)) {
-			printf(",%.4g,%.4g",
-			       bench_summarize(&r->p50).med / bench_summarize(&base->p50).med,
-			       bench_summarize(&r->mps).med / bench_summarize(&base->mps).med);
+			printf(",%.4g,%.4g", out_ratio(&r->p50, &base->p50),
+			       out_ratio(&r->mps, &base->mps));
 		} else {
 			printf(",,");
 		}
@@ -401,6 +431,8 @@ out_json_begin(const bench_config *cfg, const bench_machine *m, const char *note
 	out_json_str(m->kernel);
 	printf(", \"mem_mib\": %ld, \"compiler\": ", m->mem_mib);
 	out_json_str(m->compiler);
+	printf(", \"loadavg_start\": ");
+	out_json_str(m->load);
 	printf("},\n  \"pinned_cpus\": ");
 	if (cfg->cpu[0] >= 0) {
 		printf("[%d, %d]", cfg->cpu[0], cfg->cpu[1]);
@@ -471,11 +503,9 @@ out_json_row(const bench_row *row)
 		printf("],\n     \"ratio\": ");
 		if (out_res_ok(ix) && out_res_ok(raw)) {
 			printf("{\"rtt_p50\": ");
-			out_json_num(bench_summarize(&ix->p50).med /
-			             bench_summarize(&raw->p50).med);
+			out_json_num(out_ratio(&ix->p50, &raw->p50));
 			printf(", \"msgs_per_s\": ");
-			out_json_num(bench_summarize(&ix->mps).med /
-			             bench_summarize(&raw->mps).med);
+			out_json_num(out_ratio(&ix->mps, &raw->mps));
 			putchar('}');
 		} else {
 			printf("null");
@@ -523,15 +553,20 @@ bench_out_row(const bench_config *cfg, const bench_row *row)
 void
 bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s)
 {
+	char load[64];
+
+	bench_loadavg(load, sizeof load);
 	switch (cfg->format) {
 	case BENCH_TABLE:
-		printf("\n%d rows, %d with a failure, %.1f s\n", nrows, nfailed, elapsed_s);
+		printf("\n%d rows, %d with a failure, %.1f s; load %s\n", nrows, nfailed, elapsed_s,
+		       load);
 		break;
 	case BENCH_CSV:
 		break;
 	case BENCH_JSON:
-		printf("\n  ],\n  \"rows\": %d,\n  \"failed\": %d,\n  \"elapsed_s\": %.2f\n}\n",
-		       nrows, nfailed, elapsed_s);
+		printf("\n  ],\n  \"rows\": %d,\n  \"failed\": %d,\n  \"elapsed_s\": %.2f,\n"
+		       "  \"loadavg_end\": \"%s\"\n}\n",
+		       nrows, nfailed, elapsed_s, load);
 		break;
 	}
 	fflush(stdout);
