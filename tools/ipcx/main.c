@@ -24,16 +24,6 @@ static const struct cli_cmd cli_cmds[] = {
 
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 
-/* Until tools/ipcx/bench.c exists the command still links; the real one overrides this. */
-__attribute__((weak)) int
-ipcx_cmd_bench(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "%s: bench not built\n", CLI_PROG);
-	return IPCX_EXIT_RUNTIME;
-}
-
 static void
 main_usage(FILE *out)
 {
