@@ -91,7 +91,9 @@ listen_bg() {
 	for _ in $(seq 200); do
 		if [ -s "$D/lerr" ]; then
 			LURL=$(head -n1 "$D/lerr")
-			return 0
+			# an error line instead of the URL: the listener failed
+			[[ $LURL =~ ^(fifo|unix|tcp|udp): ]]
+			return
 		fi
 		kill -0 "$LPID" 2>/dev/null || break
 		sleep 0.025
@@ -338,7 +340,7 @@ check "stdout closed by the reader: ipcx stops (exit 1, quietly)" \
 	test "$RC" -eq 1 -a ! -s "$D/err" -a "$(lines "$D/out")" -eq 2
 
 if listen_bg "unix://$D/sig.sock" --no-stdin; then
-	kill -TERM "$LPID"
+	kill -TERM "$LPID" 2>/dev/null || true
 	listen_wait
 	check "SIGTERM while listening: dies of the signal" test "$LRC" -eq 143
 	check "SIGTERM while listening: socket file removed" test ! -e "$D/sig.sock"
