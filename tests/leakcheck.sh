@@ -40,6 +40,11 @@ check)
 	if [ -n "$new" ]; then
 		echo "leakcheck: this test run left IPC objects behind:" >&2
 		echo "$new" >&2
+		# A crashed test cannot clean up: remove its private directories (ours by
+		# name), so that they do not pile up; anything else is left for a human.
+		echo "$new" | grep "^$tmp/ipcx-t-$tag-" | while read -r d; do
+			rm -rf -- "$d"
+		done
 		exit 1
 	fi
 	echo "leakcheck: nothing left behind"
