@@ -278,5 +278,19 @@ ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t 
 bool
 ipcx__framer_pending(const ipcx__framer *fr)
 {
-	return fr->rtail != fr->rhead || fr->stash != NULL;
+	size_t avail = fr->rtail - fr->rhead;
+
+	/* true only when recv would return at once: an error to report or a whole message
+	 * in the buffer; a partial frame must not keep a poll loop spinning */
+	if (fr->rerr != 0 || (fr->raw && avail > 0)) {
+		return true;
+	}
+	if (fr->raw) {
+		return false;
+	}
+	if (fr->have_len) {
+		return fr->stashed + avail >= fr->need;
+	}
+	return avail >= IPCX__FRAME_HDR &&
+	       avail - IPCX__FRAME_HDR >= framer_get_be64(fr->rbuf + fr->rhead);
 }

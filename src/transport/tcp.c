@@ -243,7 +243,14 @@ static void
 tcp_close(ipcx_chan *c)
 {
 	tcp_chan *t = (tcp_chan *)c;
+	char sink[4096];
 
+	/* Closing a TCP socket with unread input makes the kernel send RST and drop what is
+	 * still queued for sending (messages the caller was told were sent). Send FIN after
+	 * them, and read what the peer had sent so far (its SP header, at least). */
+	shutdown(t->fr.fd, SHUT_WR);
+	for (int i = 0; i < 64 && recv(t->fr.fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+	}
 	close(t->fr.fd);
 	ipcx__framer_fini(&t->fr);
 	free(t);
