@@ -869,7 +869,7 @@ peer_flood_then_close(ipcx_chan *c, void *arg)
 static void
 test_messages_sent_before_close_arrive_though_nobody_read_yet(void **state)
 {
-	unsigned char *buf = tu_xmalloc(FLOOD_SIZE + 1);
+	unsigned char *buf;
 	flood_report r;
 	size_t len;
 	link_t k;
@@ -880,6 +880,7 @@ test_messages_sent_before_close_arrive_though_nobody_read_yet(void **state)
 
 	(void)state;
 	SKIP_IF(!S->reliable, "udp may lose datagrams");
+	buf = tu_xmalloc(FLOOD_SIZE + 1);
 	link_open(&k);
 	fx_listen(&f, NULL);
 	pid = fx_spawn(&f, 0, peer_flood_then_close, &k);
@@ -1023,7 +1024,7 @@ peer_stream_until_killed(ipcx_chan *c, void *arg)
 static void
 test_peer_killed_midstream_gives_error_not_hang(void **state)
 {
-	unsigned char *buf = tu_xmalloc(65536 + 1);
+	unsigned char *buf;
 	size_t len;
 	int rv = 0;
 	uint32_t k;
@@ -1033,6 +1034,7 @@ test_peer_killed_midstream_gives_error_not_hang(void **state)
 
 	(void)state;
 	SKIP_IF(!S->reliable, "udp has no connection: a dead peer cannot be seen");
+	buf = tu_xmalloc(65536 + 1);
 	fx_listen(&f, NULL);
 	pid = fx_spawn(&f, 0, peer_stream_until_killed, NULL);
 	c = fx_accept(&f, 0);
@@ -1805,9 +1807,6 @@ main(int argc, char **argv)
 		printf("SKIP: no IPv6 loopback here\n");
 		return 77;
 	}
-	if (argc > 2) {
-		cmocka_set_test_filter(argv[2]);
-	}
 	snprintf(group, sizeof group, "conformance_%s", S->name);
-	return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+	return tu_run(group, tests, sizeof tests / sizeof tests[0], argc > 2 ? argv[2] : NULL);
 }

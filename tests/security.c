@@ -546,7 +546,7 @@ test_keep_option_leaves_names_and_relisten_works(void **state)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	static const struct CMUnitTest tests[] = {
 	        T(test_fifos_are_0600_by_default_whatever_the_umask),
@@ -566,5 +566,5 @@ main(void)
 	        T(test_keep_option_leaves_names_and_relisten_works),
 	};
 
-	return cmocka_run_group_tests_name("security", tests, NULL, NULL);
+	return tu_run("security", tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL);
 }

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -439,4 +440,50 @@ tu_xmalloc(size_t n)
 		abort();
 	}
 	return p;
+}
+
+int
+tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *glob)
+{
+	size_t run = 0, failed = 0;
+	char names[4096] = "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0); /* children and parent interleave whole lines */
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid;
+		int st;
+		if (glob != NULL && fnmatch(glob, tests[i].name, 0) != 0) {
+			continue;
+		}
+		run++;
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid == -1) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			int rv = _cmocka_run_group_tests(group, &tests[i], 1, NULL, NULL);
+			fflush(stdout);
+			fflush(stderr);
+			exit(rv == 0 ? 0 : 1); /* exit, not _exit: LeakSanitizer checks here */
+		}
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR) {
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			failed++;
+			if (WIFSIGNALED(st)) {
+				printf("[  CRASHED ] %s: killed by signal %d\n", tests[i].name,
+				       WTERMSIG(st));
+			}
+			if (strlen(names) + strlen(tests[i].name) + 3 < sizeof names) {
+				strcat(names, " ");
+				strcat(names, tests[i].name);
+			}
+		}
+	}
+	printf("[ SUMMARY  ] %s: %zu run, %zu failed%s%s\n", group, run, failed, failed ? ":" : "",
+	       names);
+	return failed == 0 && run > 0 ? 0 : 1;
 }

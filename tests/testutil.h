@@ -122,6 +122,13 @@ int64_t tu_ident(const void *buf, size_t len);
 /* A 32-bit mix of k (sizes, seeds). */
 uint32_t tu_hash(uint32_t k);
 
+/* ---- running ------------------------------------------------------------------------- */
+
+/* Run each test (those matching glob, if not NULL) in a process of its own, so that a crash
+ * (a sanitizer abort, a signal) fails that test only and the others still run. Prints a
+ * summary; returns 0 if all passed (or were skipped). */
+int tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *glob);
+
 /* ---- misc ---------------------------------------------------------------------------- */
 
 /* Number of open fds of this process (/proc/self/fd). */

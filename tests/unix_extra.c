@@ -353,9 +353,9 @@ main(int argc, char **argv)
 	};
 	int rv;
 
-	(void)argc;
-	(void)argv;
-	rv = cmocka_run_group_tests_name("unix_extra_path", tests, NULL, NULL);
+	rv = tu_run("unix_extra_path", tests, sizeof tests / sizeof tests[0],
+	            argc > 1 ? argv[1] : NULL);
 	abstract_mode = true;
-	return rv | cmocka_run_group_tests_name("unix_extra_abstract", tests, NULL, NULL);
+	return rv | tu_run("unix_extra_abstract", tests, sizeof tests / sizeof tests[0],
+	                   argc > 1 ? argv[1] : NULL);
 }
