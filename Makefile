@@ -48,7 +48,7 @@ fuzz:
 	@scripts/fuzz-short
 
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
