@@ -27,53 +27,96 @@ extern "C" {
  * errno value are exactly -errno on Linux (IPCX_ENOENT == -ENOENT); codes that only the
  * library produces live in their own range below -3000 and never collide with errno.
  * ------------------------------------------------------------------------------------- */
-#define IPCX_ERRNO_MAP(XX)                                          \
-	XX(E2BIG, -7, "argument list too long")                     \
-	XX(EACCES, -13, "permission denied")                        \
-	XX(EADDRINUSE, -98, "address already in use")               \
-	XX(EADDRNOTAVAIL, -99, "address not available")             \
-	XX(EAFNOSUPPORT, -97, "address family not supported")       \
-	XX(EAGAIN, -11, "resource temporarily unavailable")         \
-	XX(EBADF, -9, "bad file descriptor")                        \
-	XX(EBUSY, -16, "resource busy")                             \
-	XX(ECONNABORTED, -103, "connection aborted")                \
-	XX(ECONNREFUSED, -111, "connection refused")                \
-	XX(ECONNRESET, -104, "connection reset by peer")            \
-	XX(EEXIST, -17, "file exists")                              \
-	XX(EFAULT, -14, "bad address")                              \
-	XX(EHOSTUNREACH, -113, "host is unreachable")               \
-	XX(EINTR, -4, "interrupted system call")                    \
-	XX(EINVAL, -22, "invalid argument")                         \
-	XX(EIO, -5, "i/o error")                                    \
-	XX(EISDIR, -21, "is a directory")                           \
-	XX(ELOOP, -40, "too many symbolic links")                   \
-	XX(EMFILE, -24, "too many open files")                      \
-	XX(EMSGSIZE, -90, "message too long")                       \
-	XX(ENAMETOOLONG, -36, "name too long")                      \
-	XX(ENETUNREACH, -101, "network is unreachable")             \
-	XX(ENFILE, -23, "file table overflow")                      \
-	XX(ENOBUFS, -105, "no buffer space available")              \
-	XX(ENODEV, -19, "no such device")                           \
-	XX(ENOENT, -2, "no such file or directory")                 \
-	XX(ENOMEM, -12, "not enough memory")                        \
-	XX(ENOSPC, -28, "no space left on device")                  \
-	XX(ENOSYS, -38, "function not implemented")                 \
-	XX(ENOTCONN, -107, "socket is not connected")               \
-	XX(ENOTDIR, -20, "not a directory")                         \
-	XX(ENOTSOCK, -88, "socket operation on non-socket")         \
-	XX(ENOTSUP, -95, "operation not supported")                 \
-	XX(ENXIO, -6, "no such device or address")                  \
-	XX(EOVERFLOW, -75, "value too large for defined data type") \
-	XX(EPERM, -1, "operation not permitted")                    \
-	XX(EPIPE, -32, "broken pipe")                               \
-	XX(EPROTO, -71, "protocol error")                           \
-	XX(ERANGE, -34, "result too large")                         \
-	XX(EROFS, -30, "read-only file system")                     \
-	XX(ETIMEDOUT, -110, "timed out")                            \
-	XX(ECLOSED, -3001, "channel closed by peer")                \
-	XX(EBADURL, -3002, "malformed URL")                         \
-	XX(ESCHEME, -3003, "unknown URL scheme")                    \
-	XX(ENOTFOUND, -3004, "host name not found")                 \
+#define IPCX_ERRNO_MAP(XX)                                                   \
+	XX(E2BIG, -7, "argument list too long")                              \
+	XX(EACCES, -13, "permission denied")                                 \
+	XX(EADDRINUSE, -98, "address already in use")                        \
+	XX(EADDRNOTAVAIL, -99, "address not available")                      \
+	XX(EAFNOSUPPORT, -97, "address family not supported")                \
+	XX(EAGAIN, -11, "resource temporarily unavailable")                  \
+	XX(EALREADY, -114, "operation already in progress")                  \
+	XX(EBADF, -9, "bad file descriptor")                                 \
+	XX(EBADMSG, -74, "bad message")                                      \
+	XX(EBUSY, -16, "resource busy")                                      \
+	XX(ECANCELED, -125, "operation canceled")                            \
+	XX(ECHILD, -10, "no child processes")                                \
+	XX(ECOMM, -70, "communication error on send")                        \
+	XX(ECONNABORTED, -103, "connection aborted")                         \
+	XX(ECONNREFUSED, -111, "connection refused")                         \
+	XX(ECONNRESET, -104, "connection reset by peer")                     \
+	XX(EDEADLK, -35, "resource deadlock would occur")                    \
+	XX(EDESTADDRREQ, -89, "destination address required")                \
+	XX(EDOM, -33, "numerical argument out of domain")                    \
+	XX(EDQUOT, -122, "disk quota exceeded")                              \
+	XX(EEXIST, -17, "file exists")                                       \
+	XX(EFAULT, -14, "bad address")                                       \
+	XX(EFBIG, -27, "file too large")                                     \
+	XX(EHOSTDOWN, -112, "host is down")                                  \
+	XX(EHOSTUNREACH, -113, "host is unreachable")                        \
+	XX(EIDRM, -43, "identifier removed")                                 \
+	XX(EILSEQ, -84, "invalid or incomplete multibyte or wide character") \
+	XX(EINPROGRESS, -115, "operation now in progress")                   \
+	XX(EINTR, -4, "interrupted system call")                             \
+	XX(EINVAL, -22, "invalid argument")                                  \
+	XX(EIO, -5, "i/o error")                                             \
+	XX(EISCONN, -106, "socket is already connected")                     \
+	XX(EISDIR, -21, "is a directory")                                    \
+	XX(EKEYEXPIRED, -127, "key has expired")                             \
+	XX(ELOOP, -40, "too many symbolic links")                            \
+	XX(EMFILE, -24, "too many open files")                               \
+	XX(EMLINK, -31, "too many links")                                    \
+	XX(EMSGSIZE, -90, "message too long")                                \
+	XX(ENAMETOOLONG, -36, "name too long")                               \
+	XX(ENETDOWN, -100, "network is down")                                \
+	XX(ENETRESET, -102, "connection reset by network")                   \
+	XX(ENETUNREACH, -101, "network is unreachable")                      \
+	XX(ENFILE, -23, "file table overflow")                               \
+	XX(ENOBUFS, -105, "no buffer space available")                       \
+	XX(ENODATA, -61, "no data available")                                \
+	XX(ENODEV, -19, "no such device")                                    \
+	XX(ENOENT, -2, "no such file or directory")                          \
+	XX(ENOLCK, -37, "no locks available")                                \
+	XX(ENOLINK, -67, "link has been severed")                            \
+	XX(ENOMEDIUM, -123, "no medium found")                               \
+	XX(ENOMEM, -12, "not enough memory")                                 \
+	XX(ENOMSG, -42, "no message of desired type")                        \
+	XX(ENOPROTOOPT, -92, "protocol not available")                       \
+	XX(ENOSPC, -28, "no space left on device")                           \
+	XX(ENOSR, -63, "out of streams resources")                           \
+	XX(ENOSYS, -38, "function not implemented")                          \
+	XX(ENOTBLK, -15, "block device required")                            \
+	XX(ENOTCONN, -107, "socket is not connected")                        \
+	XX(ENOTDIR, -20, "not a directory")                                  \
+	XX(ENOTEMPTY, -39, "directory not empty")                            \
+	XX(ENOTRECOVERABLE, -131, "state not recoverable")                   \
+	XX(ENOTSOCK, -88, "socket operation on non-socket")                  \
+	XX(ENOTSUP, -95, "operation not supported")                          \
+	XX(ENOTTY, -25, "inappropriate ioctl for device")                    \
+	XX(ENXIO, -6, "no such device or address")                           \
+	XX(EOVERFLOW, -75, "value too large for defined data type")          \
+	XX(EOWNERDEAD, -130, "owner died")                                   \
+	XX(EPERM, -1, "operation not permitted")                             \
+	XX(EPFNOSUPPORT, -96, "protocol family not supported")               \
+	XX(EPIPE, -32, "broken pipe")                                        \
+	XX(EPROTO, -71, "protocol error")                                    \
+	XX(EPROTONOSUPPORT, -93, "protocol not supported")                   \
+	XX(EPROTOTYPE, -91, "protocol wrong type for socket")                \
+	XX(ERANGE, -34, "result too large")                                  \
+	XX(EREMOTEIO, -121, "remote i/o error")                              \
+	XX(EROFS, -30, "read-only file system")                              \
+	XX(ESHUTDOWN, -108, "cannot send after transport endpoint shutdown") \
+	XX(ESOCKTNOSUPPORT, -94, "socket type not supported")                \
+	XX(ESPIPE, -29, "illegal seek")                                      \
+	XX(ESRCH, -3, "no such process")                                     \
+	XX(ESTALE, -116, "stale file handle")                                \
+	XX(ETIMEDOUT, -110, "timed out")                                     \
+	XX(ETXTBSY, -26, "text file busy")                                   \
+	XX(EUSERS, -87, "too many users")                                    \
+	XX(EXDEV, -18, "cross-device link")                                  \
+	XX(ECLOSED, -3001, "channel closed by peer")                         \
+	XX(EBADURL, -3002, "malformed URL")                                  \
+	XX(ESCHEME, -3003, "unknown URL scheme")                             \
+	XX(ENOTFOUND, -3004, "host name not found")                          \
 	XX(EUNKNOWN, -3999, "unknown error")
 
 enum ipcx_errno {

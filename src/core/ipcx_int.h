@@ -59,6 +59,10 @@ const char *ipcx__url_query(ipcx__url *u, const char *key);
 int ipcx__url_query_num(ipcx__url *u, const char *key, int base, unsigned long long lo,
                         unsigned long long hi, unsigned long long *out, bool *found);
 
+/* prefix + path with '%', '?', '&', spaces and control bytes percent-encoded, so that the
+ * result parses back to the same path. */
+int ipcx__url_format(char *buf, size_t cap, const char *prefix, const char *path);
+
 /* Effective options: opts (or defaults) overlaid with the URL query. */
 typedef struct ipcx__opts {
 	size_t max_msg;

@@ -284,3 +284,30 @@ ipcx__opts_resolve(ipcx__opts *o, const ipcx_opts *user, ipcx__url *u)
 	}
 	return 0;
 }
+
+int
+ipcx__url_format(char *buf, size_t cap, const char *prefix, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o;
+
+	if (ipcx__strlcpy(buf, prefix, cap) != 0) {
+		return IPCX_ENAMETOOLONG;
+	}
+	o = strlen(prefix);
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		bool esc = *p == '%' || *p == '?' || *p == '&' || *p <= ' ' || *p >= 0x7f;
+		if (o + (esc ? 3 : 1) >= cap) {
+			return IPCX_ENAMETOOLONG;
+		}
+		if (esc) {
+			buf[o++] = '%';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 15];
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o] = '\0';
+	return 0;
+}

@@ -419,10 +419,7 @@ fifo_listener_fd(ipcx_listener *lb)
 static int
 fifo_listener_url(ipcx_listener *lb, char *buf, size_t cap)
 {
-	fifo_listener *l = (fifo_listener *)lb;
-	int n = snprintf(buf, cap, "fifo://%s", l->path);
-
-	return n < 0 || (size_t)n >= cap ? IPCX_ENAMETOOLONG : 0;
+	return ipcx__url_format(buf, cap, "fifo://", ((fifo_listener *)lb)->path);
 }
 
 /* ---- dial ---------------------------------------------------------------------------- */

@@ -140,6 +140,29 @@ udp_chan_new(ipcx_chan **cp, int fd, int family, const ipcx__opts *o)
 	return 0;
 }
 
+/* 0 if nobody is bound to ai's address (or it asks for any port), else an error. */
+static int
+udp_port_free(const struct addrinfo *ai)
+{
+	const struct sockaddr *sa = ai->ai_addr;
+	bool any_port =
+	        (sa->sa_family == AF_INET && ((const struct sockaddr_in *)sa)->sin_port == 0) ||
+	        (sa->sa_family == AF_INET6 && ((const struct sockaddr_in6 *)sa)->sin6_port == 0);
+	int probe, rv = 0;
+
+	if (any_port) {
+		return 0;
+	}
+	if ((probe = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
+		return ipcx__err(errno);
+	}
+	if (bind(probe, sa, ai->ai_addrlen) == -1) {
+		rv = ipcx__err(errno);
+	}
+	close(probe);
+	return rv;
+}
+
 static int
 udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 {
@@ -162,6 +185,13 @@ udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 		if (fd == -1) {
 			rv = ipcx__err(errno);
 			continue;
+		}
+		/* SO_REUSEPORT (below) would let a second listener share the port and split the
+		 * clients: first make sure nobody has it, with a plain bind */
+		if ((rv = udp_port_free(ai)) != 0) {
+			close(fd);
+			fd = -1;
+			break;
 		}
 		/* accepted channels bind the same address: they join this reuseport group */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

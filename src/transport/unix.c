@@ -263,29 +263,8 @@ static int
 unix_listener_url(ipcx_listener *lb, char *buf, size_t cap)
 {
 	unix_listener *l = (unix_listener *)lb;
-	static const char hex[] = "0123456789ABCDEF";
-	const char *prefix = l->abstract ? "unix:@" : "unix://";
-	size_t o;
 
-	if (ipcx__strlcpy(buf, prefix, cap) != 0) {
-		return IPCX_ENAMETOOLONG;
-	}
-	o = strlen(prefix);
-	for (const unsigned char *p = (const unsigned char *)l->path; *p; p++) {
-		bool esc = *p == '%' || *p == '?' || *p == '&' || *p <= ' ' || *p >= 0x7f;
-		if (o + (esc ? 3 : 1) >= cap) {
-			return IPCX_ENAMETOOLONG;
-		}
-		if (esc) {
-			buf[o++] = '%';
-			buf[o++] = hex[*p >> 4];
-			buf[o++] = hex[*p & 15];
-		} else {
-			buf[o++] = (char)*p;
-		}
-	}
-	buf[o] = '\0';
-	return 0;
+	return ipcx__url_format(buf, cap, l->abstract ? "unix:@" : "unix://", l->path);
 }
 
 static int
