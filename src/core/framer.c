@@ -15,6 +15,7 @@ ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max
 {
 	memset(fr, 0, sizeof *fr);
 	fr->fd = fd;
+	fr->peer_fd = -1;
 	fr->is_socket = is_socket;
 	fr->raw = raw;
 	fr->max_msg = max_msg;
@@ -85,6 +86,36 @@ ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadlin
 	return rv;
 }
 
+/* Wait for the first bytes: readable fd, or the peer gone (POLLERR on peer_fd). */
+static int
+framer_wait_first(ipcx__framer *fr, int64_t deadline)
+{
+	struct pollfd pfd[2] = {{.fd = fr->fd, .events = POLLIN}, {.fd = fr->peer_fd}};
+
+	if (fr->peer_fd < 0) {
+		return ipcx__wait_fd(fr->fd, POLLIN, deadline);
+	}
+	for (;;) {
+		int ms = ipcx__poll_ms(deadline);
+		int n = poll(pfd, 2, ms);
+		if (n > 0) {
+			if (pfd[0].revents != 0) {
+				return pfd[0].revents;
+			}
+			if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				return IPCX_ECLOSED;
+			}
+			continue;
+		}
+		if (n == 0 && ms == 0) {
+			return IPCX_ETIMEDOUT;
+		}
+		if (n == -1 && errno != EINTR) {
+			return ipcx__err(errno);
+		}
+	}
+}
+
 /* One read through the framer's fd, honouring poll_first. */
 static ssize_t
 framer_read(ipcx__framer *fr, void *buf, size_t cap, int64_t deadline)
@@ -92,7 +123,7 @@ framer_read(ipcx__framer *fr, void *buf, size_t cap, int64_t deadline)
 	ssize_t n;
 
 	if (fr->poll_first) {
-		int rv = ipcx__wait_fd(fr->fd, POLLIN, deadline);
+		int rv = framer_wait_first(fr, deadline);
 		if (rv < 0) {
 			return rv;
 		}
@@ -175,6 +206,49 @@ framer_recv_raw(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t de
 	return 0;
 }
 
+/* Fill dst[*got, need) with the current frame's body: buffered bytes first, then reads,
+ * straight into dst when much is left. Returns 0, IPCX_ETIMEDOUT (with *got advanced) or
+ * a channel-breaking error. */
+static int
+framer_body(ipcx__framer *fr, unsigned char *dst, size_t *got, int64_t deadline)
+{
+	size_t avail = fr->rtail - fr->rhead, take = (size_t)fr->need - *got;
+
+	if (take > avail) {
+		take = avail;
+	}
+	memcpy(dst + *got, fr->rbuf + fr->rhead, take);
+	fr->rhead += take;
+	*got += take;
+	while (*got < fr->need) {
+		size_t rem = (size_t)fr->need - *got;
+		ssize_t n;
+		if (rem >= IPCX__RBUF_SIZE / 2) {
+			n = framer_read(fr, dst + *got, rem, deadline);
+			if (n > 0) {
+				*got += (size_t)n;
+			}
+		} else {
+			fr->rhead = fr->rtail = 0;
+			n = framer_read(fr, fr->rbuf, IPCX__RBUF_SIZE, deadline);
+			if (n > 0) {
+				take = (size_t)n < rem ? (size_t)n : rem;
+				fr->rtail = (size_t)n;
+				memcpy(dst + *got, fr->rbuf, take);
+				fr->rhead = take;
+				*got += take;
+			}
+		}
+		if (n == IPCX_ETIMEDOUT) {
+			return IPCX_ETIMEDOUT;
+		}
+		if (n < 0) {
+			return framer_fail(fr, n == IPCX_ECLOSED ? IPCX_EPROTO : (int)n);
+		}
+	}
+	return 0;
+}
+
 int
 ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
@@ -218,54 +292,25 @@ ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t 
 		return IPCX_EMSGSIZE;
 	}
 	if (fr->stash != NULL) {
-		memcpy(out, fr->stash, fr->stashed);
-		got = fr->stashed;
+		/* a body cut short by a timeout: keep filling the stash, copy it out once */
+		if ((rv = framer_body(fr, fr->stash, &fr->stashed, deadline)) != 0) {
+			return rv;
+		}
+		memcpy(out, fr->stash, (size_t)fr->need);
 		free(fr->stash);
 		fr->stash = NULL;
 		fr->stashed = 0;
-	}
-	{
-		size_t avail = fr->rtail - fr->rhead, take = (size_t)fr->need - got;
-		if (take > avail) {
-			take = avail;
-		}
-		memcpy(out + got, fr->rbuf + fr->rhead, take);
-		fr->rhead += take;
-		got += take;
-	}
-	while (got < fr->need) {
-		size_t rem = (size_t)fr->need - got;
-		ssize_t n;
-		if (rem >= IPCX__RBUF_SIZE / 2) {
-			n = framer_read(fr, out + got, rem, deadline);
-			if (n > 0) {
-				got += (size_t)n;
+	} else if ((rv = framer_body(fr, out, &got, deadline)) != 0) {
+		if (rv == IPCX_ETIMEDOUT && got > 0) {
+			/* the caller's buffer is theirs again: keep what arrived (need <= max_msg)
+			 */
+			if ((fr->stash = malloc((size_t)fr->need)) == NULL) {
+				return framer_fail(fr, IPCX_ENOMEM);
 			}
-		} else {
-			fr->rhead = fr->rtail = 0;
-			n = framer_read(fr, fr->rbuf, IPCX__RBUF_SIZE, deadline);
-			if (n > 0) {
-				size_t take = (size_t)n < rem ? (size_t)n : rem;
-				fr->rtail = (size_t)n;
-				memcpy(out + got, fr->rbuf, take);
-				fr->rhead = take;
-				got += take;
-			}
+			memcpy(fr->stash, out, got);
+			fr->stashed = got;
 		}
-		if (n == IPCX_ETIMEDOUT) {
-			if (got > 0) {
-				fr->stash = malloc(got);
-				if (fr->stash == NULL) {
-					return framer_fail(fr, IPCX_ENOMEM);
-				}
-				memcpy(fr->stash, out, got);
-				fr->stashed = got;
-			}
-			return IPCX_ETIMEDOUT;
-		}
-		if (n < 0) {
-			return framer_fail(fr, n == IPCX_ECLOSED ? IPCX_EPROTO : (int)n);
-		}
+		return rv;
 	}
 	if (fr->rhead == fr->rtail) {
 		fr->rhead = fr->rtail = 0;

@@ -115,6 +115,9 @@ typedef struct ipcx__framer {
 	/* poll before reading until the first byte arrives: a FIFO whose writer has not opened
 	 * it yet reads as end-of-file, but polls as "nothing yet" */
 	bool poll_first;
+	/* while poll_first: our write end towards the peer (or -1); POLLERR on it means the
+	 * peer is gone before it ever wrote, which the read side alone cannot see */
+	int peer_fd;
 	size_t max_msg; /* lengths above this from the peer are a protocol error */
 	/* receive side */
 	unsigned char *rbuf;  /* IPCX__RBUF_SIZE bytes, allocated with the channel */

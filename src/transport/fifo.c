@@ -273,6 +273,11 @@ fifo_accept_token(fifo_listener *l, ipcx_chan **cp, const char *token)
 	if (rv == 0) {
 		rv = fifo_chan_new(cp, upfd, dnfd, &l->base.opts, NULL);
 	}
+	if (rv == 0) {
+		/* until the client opens its writing FIFO, only our reply FIFO can tell that it
+		 * died or gave up (it closes the read end: POLLERR here) */
+		((fifo_chan *)*cp)->rx.peer_fd = dnfd;
+	}
 	if (rv != 0) {
 		close(upfd);
 		close(dnfd);

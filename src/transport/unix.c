@@ -501,7 +501,7 @@ static int
 unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t fdcap,
               size_t *nfds, int64_t deadline)
 {
-	unsigned char *out = buf;
+	unsigned char *out = buf, *dst = buf;
 	int rfds[IPCX_MAX_FDS];
 	size_t rn = 0, got, total;
 	int rv;
@@ -540,16 +540,18 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 			return IPCX_EMSGSIZE;
 		}
 		got = u->pm_got;
-		memcpy(out, u->pm_heap != NULL ? u->pm_heap : u->ovf, got);
-		free(u->pm_heap);
-		u->pm_heap = NULL;
+		if (u->pm_heap != NULL) {
+			dst = u->pm_heap; /* go on filling it; copied out once, below */
+		} else {
+			memcpy(out, u->ovf, got);
+		}
 		rn = u->pm_nfds;
 		memcpy(rfds, u->pm_fds, rn * sizeof(int));
 		u->pm_active = false;
 	}
 	while (got < total) {
 		size_t want = total - got < UNIX_CHUNK ? total - got : UNIX_CHUNK, n, xn;
-		struct iovec iov = {out + got, want};
+		struct iovec iov = {dst + got, want};
 		unix_ctl ctl;
 		struct msghdr mh = {.msg_iov = &iov,
 		                    .msg_iovlen = 1,
@@ -558,12 +560,15 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 		int xfds[IPCX_MAX_FDS];
 		rv = unix_recvmsg(u->fd, &mh, deadline, &n);
 		if (rv == IPCX_ETIMEDOUT) {
-			/* keep what arrived so far for the next call */
-			if ((u->pm_heap = malloc(got)) == NULL) {
-				unix_close_fds(rfds, rn);
-				return unix_fail(u, IPCX_ENOMEM);
+			/* keep what arrived so far for the next call, in a buffer the rest of
+			 * the message will fill (total <= max_msg, checked on arrival) */
+			if (dst == out) {
+				if ((u->pm_heap = malloc(total)) == NULL) {
+					unix_close_fds(rfds, rn);
+					return unix_fail(u, IPCX_ENOMEM);
+				}
+				memcpy(u->pm_heap, out, got);
 			}
-			memcpy(u->pm_heap, out, got);
 			u->pm_active = true;
 			u->pm_total = total;
 			u->pm_got = got;
@@ -587,6 +592,11 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 			return unix_fail(u, rv == IPCX_ECLOSED ? IPCX_EPROTO : rv);
 		}
 		got += n;
+	}
+	if (dst != out) {
+		memcpy(out, dst, total);
+		free(u->pm_heap);
+		u->pm_heap = NULL;
 	}
 	if (fds != NULL) {
 		memcpy(fds, rfds, rn * sizeof(int));
