@@ -7,7 +7,10 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -239,18 +242,46 @@ tcp_pending(ipcx_chan *c)
 	return ipcx__framer_pending(&((tcp_chan *)c)->fr);
 }
 
+#define TCP_LINGER_MS 1000
+
+/* Closing a TCP socket while input is unread (or arrives later) makes the kernel answer
+ * with RST and drop what is still queued for sending: messages the caller was told were
+ * sent. So send FIN after them, and until the peer has acknowledged them all (or hung up,
+ * or a bounded linger passed) read and discard its input (its SP header, at least). */
+static void
+tcp_linger(int fd)
+{
+	int64_t deadline = ipcx__deadline(TCP_LINGER_MS);
+	char sink[4096];
+
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		int unacked = 0;
+		ssize_t n;
+		while ((n = recv(fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) {
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			return; /* the peer closed too, or the connection is gone */
+		}
+		if (ioctl(fd, SIOCOUTQ, &unacked) == -1 || unacked == 0) {
+			return;
+		}
+		if (ipcx__wait_fd(fd, POLLIN,
+		                  ipcx__now_ns() + 10 * 1000000 < deadline
+		                          ? ipcx__now_ns() + 10 * 1000000
+		                          : deadline) == IPCX_ETIMEDOUT &&
+		    ipcx__poll_ms(deadline) == 0) {
+			return;
+		}
+	}
+}
+
 static void
 tcp_close(ipcx_chan *c)
 {
 	tcp_chan *t = (tcp_chan *)c;
-	char sink[4096];
 
-	/* Closing a TCP socket with unread input makes the kernel send RST and drop what is
-	 * still queued for sending (messages the caller was told were sent). Send FIN after
-	 * them, and read what the peer had sent so far (its SP header, at least). */
-	shutdown(t->fr.fd, SHUT_WR);
-	for (int i = 0; i < 64 && recv(t->fr.fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
-	}
+	tcp_linger(t->fr.fd);
 	close(t->fr.fd);
 	ipcx__framer_fini(&t->fr);
 	free(t);

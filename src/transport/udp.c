@@ -416,9 +416,18 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 	}
 	for (;;) {
 		struct iovec iov[2] = {{buf, cap}, {d->ovf, UDP_BUF}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		struct sockaddr_storage src;
+		struct msghdr mh = {.msg_name = &src,
+		                    .msg_namelen = sizeof src,
+		                    .msg_iov = iov,
+		                    .msg_iovlen = 2};
 		ssize_t n = recvmsg(d->fd, &mh, flags);
 		int rv;
+		if (n >= 0 && d->peers != NULL && !udp_peer_eq(&d->peer, &src, mh.msg_namelen)) {
+			/* An accepted socket is briefly bound but not yet connected, and may then
+			 * be handed another sender's datagram: drop it, never misdeliver it. */
+			continue;
+		}
 		if (n >= 0) {
 			*len = (size_t)n;
 			if ((size_t)n <= cap) {
