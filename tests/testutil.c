@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -442,6 +443,27 @@ tu_xmalloc(size_t n)
 	return p;
 }
 
+/* A test process that crashed could not remove its private directory: do it for it. */
+static void
+tu_remove_dirs_of(pid_t pid)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *tag = getenv("IPCX_TEST_TAG");
+	char pat[600];
+	glob_t g;
+
+	snprintf(pat, sizeof pat, "%s/ipcx-t-%s-%d-*", tmp && *tmp ? tmp : "/tmp",
+	         tag && *tag ? tag : "manual", (int)pid);
+	if (glob(pat, 0, NULL, &g) != 0) {
+		return;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		fprintf(stderr, "removing %s, left by the failed test\n", g.gl_pathv[i]);
+		nftw(g.gl_pathv[i], tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	globfree(&g);
+}
+
 int
 tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *glob)
 {
@@ -472,6 +494,7 @@ tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *
 		while (waitpid(pid, &st, 0) == -1 && errno == EINTR) {
 		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			tu_remove_dirs_of(pid);
 			failed++;
 			if (WIFSIGNALED(st)) {
 				printf("[  CRASHED ] %s: killed by signal %d\n", tests[i].name,

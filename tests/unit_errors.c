@@ -110,21 +110,34 @@ test_errno_codes_equal_minus_errno(void **state)
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
 		assert_int_equal(m[i].ipcx, -m[i].err);
 	}
-	/* Every code above -3000 mirrors an errno, and the table above names them all. */
+	/* Every code above -3000 mirrors the errno of the same name (the C library knows
+	 * the names, so codes added to the list later are checked too). */
 	for (size_t i = 0; i < NCODES; i++) {
 		if (codes[i].val > -3000) {
-			bool found = false;
+			const char *want = codes[i].name + 5; /* without "IPCX_" */
 			nerrno++;
-			for (size_t j = 0; j < sizeof m / sizeof m[0]; j++) {
-				found = found || m[j].ipcx == codes[i].val;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+			const char *got = strerrorname_np(-codes[i].val);
+			if (got == NULL || strcmp(got, want) != 0) {
+				/* aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) name their twin */
+				bool alias = got != NULL && ((strcmp(want, "ENOTSUP") == 0 &&
+				                              strcmp(got, "EOPNOTSUPP") == 0) ||
+				                             (strcmp(want, "EWOULDBLOCK") == 0 &&
+				                              strcmp(got, "EAGAIN") == 0) ||
+				                             (strcmp(want, "EDEADLOCK") == 0 &&
+				                              strcmp(got, "EDEADLK") == 0));
+				if (!alias) {
+					fail_msg("%s is %d, but errno %d is %s", codes[i].name,
+					         codes[i].val, -codes[i].val,
+					         got ? got : "unnamed");
+				}
 			}
-			if (!found) {
-				fail_msg("%s (%d) is not checked against errno", codes[i].name,
-				         codes[i].val);
-			}
+#else
+			(void)want;
+#endif
 		}
 	}
-	assert_int_equal(nerrno, sizeof m / sizeof m[0]);
+	assert_true(nerrno >= sizeof m / sizeof m[0]);
 }
 
 static void
