@@ -21,7 +21,10 @@
 #define FIFO_TOKEN_MAX 48
 /* ".<token>.up": what a client's private names add to the listener's name */
 #define FIFO_SUFFIX_MAX (1 + FIFO_TOKEN_MAX + 3)
-#define FIFO_LINE_MAX   (sizeof FIFO_HELLO + FIFO_TOKEN_MAX + 1)
+/* a hello is exactly this long: "IPCX-FIFO/1 <token>", spaces, "\n" */
+#define FIFO_HELLO_SIZE 64
+_Static_assert(sizeof FIFO_HELLO - 1 + FIFO_TOKEN_MAX + 1 <= FIFO_HELLO_SIZE, "hello fits");
+_Static_assert(FIFO_HELLO_SIZE <= PIPE_BUF, "hello is written atomically");
 
 typedef struct fifo_chan {
 	ipcx_chan base;
@@ -36,9 +39,6 @@ typedef struct fifo_listener {
 	int keepfd; /* our own write side, so reads never see end-of-file between clients */
 	dev_t dev;
 	ino_t ino;
-	bool discarding; /* skipping the rest of an overlong line */
-	size_t head, tail;
-	char buf[PIPE_BUF];
 	char path[PATH_MAX];
 } fifo_listener;
 
@@ -286,58 +286,46 @@ fifo_accept_token(fifo_listener *l, ipcx_chan **cp, const char *token)
 	return 0;
 }
 
-/* The next complete hello line in the buffer, validated; NULL if none is buffered. */
-static const char *
-fifo_next_token(fifo_listener *l, size_t *tlen)
+/* Read the next hello record without blocking and copy its token out (NUL-terminated).
+ * Every client writes exactly FIFO_HELLO_SIZE bytes atomically, so a read of that size
+ * takes exactly one record and leaves the FIFO readable while more wait, which keeps
+ * ipcx_listener_fd truthful. A malformed record (only a same-uid writer can make one) is
+ * skipped, resynchronising on its newline. Returns 0, IPCX_EAGAIN (none waiting), or an
+ * error. */
+static int
+fifo_next_token(fifo_listener *l, char *token)
 {
 	for (;;) {
-		char *line = l->buf + l->head;
-		char *nl = memchr(line, '\n', l->tail - l->head);
-		size_t len;
-		if (nl == NULL) {
-			if (l->head == 0 && l->tail == sizeof l->buf) {
-				l->discarding = true; /* no sane hello is this long */
-				l->tail = 0;
+		char rec[FIFO_HELLO_SIZE];
+		ssize_t n = read(l->rfd, rec, sizeof rec);
+		if (n == -1) {
+			if (errno == EINTR) {
+				continue;
 			}
-			return NULL;
+			return errno == EAGAIN ? IPCX_EAGAIN : ipcx__err(errno);
 		}
-		len = (size_t)(nl - line);
-		l->head += len + 1;
-		if (l->discarding) {
-			l->discarding = false;
+		if (n == 0) {
+			return IPCX_EAGAIN; /* not while keepfd is open; be safe anyway */
+		}
+		if (n == (ssize_t)sizeof rec && rec[sizeof rec - 1] == '\n' &&
+		    memcmp(rec, FIFO_HELLO, sizeof FIFO_HELLO - 1) == 0) {
+			const char *t = rec + sizeof FIFO_HELLO - 1;
+			size_t tlen = strcspn(t, " \n");
+			if (t + tlen < rec + sizeof rec && fifo_token_ok(t, tlen)) {
+				memcpy(token, t, tlen);
+				token[tlen] = '\0';
+				return 0;
+			}
 			continue;
 		}
-		if (len > sizeof FIFO_HELLO - 1 &&
-		    memcmp(line, FIFO_HELLO, sizeof FIFO_HELLO - 1) == 0) {
-			const char *t = line + sizeof FIFO_HELLO - 1;
-			*tlen = len - (sizeof FIFO_HELLO - 1);
-			if (fifo_token_ok(t, *tlen)) {
-				return t;
+		/* misaligned: skip to just past the next newline */
+		while (memchr(rec, '\n', (size_t)n) == NULL) {
+			n = read(l->rfd, rec, 1);
+			if (n <= 0) {
+				break;
 			}
 		}
 	}
-}
-
-/* Read more hello bytes without blocking; 0 if some arrived or none are there yet. */
-static int
-fifo_read_hellos(fifo_listener *l)
-{
-	ssize_t n;
-
-	if (l->head > 0) {
-		memmove(l->buf, l->buf + l->head, l->tail - l->head);
-		l->tail -= l->head;
-		l->head = 0;
-	}
-	n = read(l->rfd, l->buf + l->tail, sizeof l->buf - l->tail);
-	if (n > 0) {
-		l->tail += (size_t)n;
-		return 0;
-	}
-	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		return ipcx__err(errno);
-	}
-	return IPCX_EAGAIN;
 }
 
 static int
@@ -357,24 +345,17 @@ fifo_accept(ipcx_listener *lb, ipcx_chan **cp, int64_t deadline)
 		return rv;
 	}
 	for (;;) {
-		const char *t;
-		size_t tlen;
-		int rv;
-		while ((t = fifo_next_token(l, &tlen)) != NULL) {
-			char token[FIFO_TOKEN_MAX + 1];
-			memcpy(token, t, tlen);
-			token[tlen] = '\0';
+		char token[FIFO_TOKEN_MAX + 1];
+		int rv = fifo_next_token(l, token);
+		if (rv == 0) {
 			if ((rv = fifo_accept_token(l, cp, token)) <= 0) {
 				return rv;
 			}
-		}
-		rv = fifo_read_hellos(l);
-		if (rv == IPCX_EAGAIN) {
-			rv = ipcx__wait_fd(l->rfd, POLLIN, deadline);
-			if (rv < 0) {
+		} else if (rv == IPCX_EAGAIN) {
+			if ((rv = ipcx__wait_fd(l->rfd, POLLIN, deadline)) < 0) {
 				return rv;
 			}
-		} else if (rv != 0) {
+		} else {
 			return rv;
 		}
 	}
@@ -389,20 +370,14 @@ fifo_listener_close(ipcx_listener *lb)
 	if (l->rfd >= 0) {
 		/* Refuse the clients still waiting: open and close each one's reply FIFO so its
 		 * dial sees end-of-file at once instead of waiting for its timeout. */
-		const char *t;
-		size_t tlen;
-		do {
-			while ((t = fifo_next_token(l, &tlen)) != NULL) {
-				char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX];
-				int fd;
-				memcpy(token, t, tlen);
-				token[tlen] = '\0';
-				if (fifo_private_names(up, dn, l->path, token) == 0 &&
-				    (fd = fifo_open_fifo(dn, O_WRONLY)) >= 0) {
-					close(fd);
-				}
+		char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX];
+		while (fifo_next_token(l, token) == 0) {
+			int fd;
+			if (fifo_private_names(up, dn, l->path, token) == 0 &&
+			    (fd = fifo_open_fifo(dn, O_WRONLY)) >= 0) {
+				close(fd);
 			}
-		} while (fifo_read_hellos(l) == 0);
+		}
 		close(l->rfd);
 		close(l->keepfd);
 	}
@@ -446,7 +421,7 @@ fifo_dial_raw(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o)
 static int
 fifo_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 {
-	char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX], hello[FIFO_LINE_MAX + 1];
+	char token[FIFO_TOKEN_MAX + 1], up[PATH_MAX], dn[PATH_MAX], hello[FIFO_HELLO_SIZE + 1];
 	char ack[sizeof FIFO_ACK - 1];
 	struct iovec iov;
 	fifo_chan *f;
@@ -489,9 +464,14 @@ fifo_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 		rv = wk == IPCX_ENXIO ? IPCX_ECONNREFUSED : wk; /* nobody listens */
 		goto fail_dn;
 	}
-	n = snprintf(hello, sizeof hello, FIFO_HELLO "%s\n", token);
+	n = snprintf(hello, sizeof hello, FIFO_HELLO "%-*s\n",
+	             (int)(FIFO_HELLO_SIZE - sizeof FIFO_HELLO), token);
+	if (n != FIFO_HELLO_SIZE) {
+		rv = IPCX_EINVAL;
+		goto fail_dn;
+	}
 	iov.iov_base = hello;
-	iov.iov_len = (size_t)n;
+	iov.iov_len = FIFO_HELLO_SIZE;
 	/* one write of at most PIPE_BUF bytes: atomic, never interleaved with other clients */
 	rv = ipcx__writev_all(wk, false, &iov, 1, deadline, &done);
 	close(wk);
