@@ -252,6 +252,122 @@ IPCX_API int ipcx_send_fds(ipcx_chan *c, const void *buf, size_t len, const int 
 IPCX_API int ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
                            int timeout_ms);
 
+/* Send with a priority (mq://: 0 .. 32767, higher first; sysvmq://: ignored beyond
+ * ordering by mtype). IPCX_ENOTSUP on schemes without priorities. */
+IPCX_API int ipcx_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned prio,
+                            int timeout_ms);
+
+/* ---------------------------------------------------------------------------------------
+ * Error detail. Some errors come from a system limit (a POSIX queue deeper than
+ * /proc/sys/fs/mqueue/msg_max, say) and the code alone cannot say which. The call that
+ * failed then leaves a one-line explanation naming the limit, thread-local.
+ * ------------------------------------------------------------------------------------- */
+
+/* The detail of this thread's last ipcx error that had one ("fs.mqueue.msg_max is 10; a
+ * queue of 64 messages was asked for"), or "". Valid until the next ipcx call here. */
+IPCX_API const char *ipcx_errdetail(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Raw objects, usable without channels. Object names:
+ *   "NAME" or "posix:NAME"       POSIX object /ipcx.NAME (shm_open, sem_open)
+ *   "sysv:0x1234"                System V object with that key
+ *   "sysv:/path/to/file?proj=N"  System V object with key ftok(path, N) (N 1..255)
+ * Flags: IPCX_CREATE creates the object if it is missing (mode 0600 unless mode says
+ * otherwise); IPCX_EXCL with it fails with IPCX_EEXIST if it exists; IPCX_KEEP leaves an
+ * object that this handle created in place on close (by default its creator removes it).
+ * ------------------------------------------------------------------------------------- */
+#define IPCX_CREATE 0x1
+#define IPCX_EXCL   0x2
+#define IPCX_KEEP   0x4
+
+/* Shared-memory segments (POSIX shm_open or System V shmget). A 64-byte header at the
+ * start of every segment ipcx creates records its creator (pid, start time) and size;
+ * ipcx_shm_ptr points past it, 64-byte aligned. */
+typedef struct ipcx_shm ipcx_shm;
+
+/* Open (or, with IPCX_CREATE, create) a segment of size usable bytes and map it
+ * read-write; size 0 opens an existing segment at its size. *sp owns the mapping. */
+IPCX_API int ipcx_shm_open(ipcx_shm **sp, const char *name, size_t size, int flags, unsigned mode);
+IPCX_API void *ipcx_shm_ptr(const ipcx_shm *s);
+IPCX_API size_t ipcx_shm_size(const ipcx_shm *s);
+/* Unmap; remove the segment if this handle created it without IPCX_KEEP. NULL ignored. */
+IPCX_API void ipcx_shm_close(ipcx_shm *s);
+/* Remove a segment by name; processes that have it mapped keep their mapping. */
+IPCX_API int ipcx_shm_unlink(const char *name);
+
+/* Semaphores: POSIX named (sem_open), POSIX unnamed and process-shared (inside a segment),
+ * and System V (one semaphore per set, operations with SEM_UNDO so that a holder killed by
+ * SIGKILL gives its count back). IPCX_SEM_BINARY makes post saturate at 1. */
+typedef struct ipcx_sem ipcx_sem;
+#define IPCX_SEM_BINARY 0x100
+
+IPCX_API int ipcx_sem_open(ipcx_sem **sp, const char *name, unsigned value, int flags,
+                           unsigned mode);
+/* An unnamed process-shared semaphore at offset (a multiple of 64) in segment s; with
+ * IPCX_CREATE it is initialised to value, else it must already be initialised. */
+IPCX_API int ipcx_sem_init_shm(ipcx_sem **sp, ipcx_shm *s, size_t offset, unsigned value,
+                               int flags);
+/* Decrement, waiting up to timeout_ms (0: try once; -1: forever) while the value is 0. */
+IPCX_API int ipcx_sem_wait(ipcx_sem *s, int timeout_ms);
+IPCX_API int ipcx_sem_post(ipcx_sem *s);
+IPCX_API int ipcx_sem_value(ipcx_sem *s, unsigned *value);
+/* Close the handle; remove a named semaphore this handle created (unless IPCX_KEEP). */
+IPCX_API void ipcx_sem_close(ipcx_sem *s);
+IPCX_API int ipcx_sem_unlink(const char *name);
+
+/* Locks on bytes [start, start + len) of an open file (len 0: to the end, however far it
+ * grows): open file description locks (F_OFD_SETLK), so they belong to the open file, not
+ * the process, and work between threads too. Shared or exclusive, waiting up to
+ * timeout_ms; IPCX_ETIMEDOUT if the lock stayed taken. */
+#define IPCX_LOCK_SH 1
+#define IPCX_LOCK_EX 2
+IPCX_API int ipcx_lock(int fd, int type, off_t start, off_t len, int timeout_ms);
+IPCX_API int ipcx_unlock(int fd, off_t start, off_t len);
+
+/* ---------------------------------------------------------------------------------------
+ * The IPC objects on this machine: what `ipcx ls` shows and `ipcx rm` removes.
+ * ------------------------------------------------------------------------------------- */
+enum ipcx_obj_kind {
+	IPCX_OBJ_POSIX_MQ = 1, /* "posix-mq" */
+	IPCX_OBJ_POSIX_SHM,    /* "posix-shm" */
+	IPCX_OBJ_POSIX_SEM,    /* "posix-sem" */
+	IPCX_OBJ_SYSV_MSG,     /* "sysv-msg" */
+	IPCX_OBJ_SYSV_SHM,     /* "sysv-shm" */
+	IPCX_OBJ_SYSV_SEM,     /* "sysv-sem" */
+	IPCX_OBJ_FIFO,         /* "fifo" */
+	IPCX_OBJ_SOCKET,       /* "socket" */
+	IPCX_OBJ_FILE,         /* "file" (a file:// record log) */
+};
+enum ipcx_obj_state {
+	IPCX_OBJ_UNKNOWN = 0, /* creator not recorded or not checkable */
+	IPCX_OBJ_ALIVE = 1,   /* creator runs */
+	IPCX_OBJ_DEAD = 2,    /* creator gone, or its pid now names another process */
+};
+
+typedef struct ipcx_obj_info {
+	int kind;        /* enum ipcx_obj_kind */
+	char name[4200]; /* "KIND:NAME", what ipcx_obj_remove takes: "posix-mq:/ipcx.x",
+	                  * "sysv-shm:0x0000abcd", "fifo:/run/x", ... */
+	int persistence; /* IPCX_PERSIST_* */
+	uid_t owner;
+	unsigned mode;   /* permission bits */
+	long long size;  /* bytes (queue bytes, segment size, file size), -1 unknown */
+	long long count; /* messages queued, semaphore value, records; -1 unknown */
+	pid_t creator;   /* 0 unknown */
+	int state;       /* enum ipcx_obj_state */
+	int ours;        /* nonzero: made by ipcx */
+} ipcx_obj_info;
+
+/* Static name of a kind ("posix-mq"), or "?". */
+IPCX_API const char *ipcx_obj_kind_name(int kind);
+
+#define IPCX_LIST_ALL 0x1 /* every object the caller can see, not only ipcx's */
+/* List objects. *list is malloc'd (free() it), *n its length. */
+IPCX_API int ipcx_obj_list(ipcx_obj_info **list, size_t *n, int flags);
+/* Remove one object, named "KIND:NAME" (as in ipcx_obj_info.name) or by a channel URL
+ * (mq:///x, sysvmq:0x1234, fifo:///path, unix:///path, file:///path). */
+IPCX_API int ipcx_obj_remove(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

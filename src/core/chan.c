@@ -269,6 +269,21 @@ ipcx_send(ipcx_chan *c, const void *buf, size_t len, int timeout_ms)
 }
 
 IPCX_API int
+ipcx_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned prio, int timeout_ms)
+{
+	if (c == NULL || (buf == NULL && len > 0)) {
+		return IPCX_EINVAL;
+	}
+	if (c->tp->send_prio == NULL) {
+		return IPCX_ENOTSUP;
+	}
+	if (len > c->max_msg) {
+		return IPCX_EMSGSIZE;
+	}
+	return c->tp->send_prio(c, buf, len, prio, ipcx__deadline(timeout_ms));
+}
+
+IPCX_API int
 ipcx_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int timeout_ms)
 {
 	int rv;

@@ -200,6 +200,8 @@ struct ipcx__transport {
 	void (*close)(ipcx_chan *c);
 
 	/* Optional. */
+	int (*send_prio)(ipcx_chan *c, const void *buf, size_t len, unsigned prio,
+	                 int64_t deadline);
 	int (*peer_cred)(ipcx_chan *c, pid_t *pid, uid_t *uid, gid_t *gid);
 	int (*send_fds)(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t nfds,
 	                int64_t deadline);
@@ -231,4 +233,25 @@ int ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, 
 int ipcx__inet_format(char *buf, size_t cap, const char *scheme, const struct sockaddr *sa);
 /* Copy s into buf (cap bytes) or fail with IPCX_ENAMETOOLONG; never truncates. */
 int ipcx__strlcpy(char *buf, const char *s, size_t cap);
+/* ---- Creators and the registry (src/obj/registry.c) ----------------------------------- */
+
+/* Set (printf-style) or clear the thread's ipcx_errdetail() text. */
+void ipcx__errdetail_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ipcx__errdetail_clear(void);
+/* Start time of a process (clock ticks since boot, /proc/PID/stat field 22). */
+int ipcx__proc_starttime(pid_t pid, unsigned long long *st);
+int ipcx__self_starttime(unsigned long long *st);
+/* IPCX_OBJ_ALIVE if pid runs and started at starttime (0: not known), IPCX_OBJ_DEAD if it
+ * is gone or its pid now belongs to another process, IPCX_OBJ_UNKNOWN otherwise. */
+int ipcx__creator_state(pid_t pid, unsigned long long starttime);
+/* The registry directory ($IPCX_REGISTRY_DIR, $XDG_RUNTIME_DIR/ipcx, /tmp/ipcx-$UID),
+ * created 0700 if missing and refused unless it is a private directory of this user. */
+int ipcx__registry_dir(char *buf, size_t cap);
+/* Record this process as the creator of object name of the given kind ("posix-mq",
+ * "sysv-msg", "fifo", ...); forget it; look it up. */
+int ipcx__registry_add(const char *kind, const char *name);
+int ipcx__registry_remove(const char *kind, const char *name);
+int ipcx__registry_lookup(const char *kind, const char *name, pid_t *pid,
+                          unsigned long long *starttime);
+
 #endif /* IPCX_INT_H */
