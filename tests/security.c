@@ -158,26 +158,31 @@ test_mode_option_is_respected(void **state)
 	        {"unix://%s", S_IFSOCK, 0, "?mode=0666", 0666},
 	        {"unix://%s", S_IFSOCK, 0600, "?mode=0640", 0640},
 	};
-	mode_t old = umask(0);
+	static const mode_t masks[] = {0, 077, 022};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char path[512], url[700], fmt[64];
-		ipcx_listener *l;
-		ipcx_opts o;
-		ipcx_opts_init(&o);
-		o.mode = cases[i].opt_mode;
-		tu_path(path, sizeof path, "m");
-		snprintf(fmt, sizeof fmt, "%s%%s", cases[i].fmt);
-		snprintf(url, sizeof url, fmt, path, cases[i].query);
-		assert_rv(ipcx_listen(&l, url, &o), 0);
-		if (perm(path, cases[i].type) != cases[i].want) {
-			fail_msg("%s: mode %o, want %o", url, (unsigned)perm(path, cases[i].type),
-			         (unsigned)cases[i].want);
+	/* the bits asked for, exactly, whatever the umask */
+	for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+		mode_t old = umask(masks[m]);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			char path[512], url[700], fmt[64];
+			ipcx_listener *l;
+			ipcx_opts o;
+			ipcx_opts_init(&o);
+			o.mode = cases[i].opt_mode;
+			tu_path(path, sizeof path, "m");
+			snprintf(fmt, sizeof fmt, "%s%%s", cases[i].fmt);
+			snprintf(url, sizeof url, fmt, path, cases[i].query);
+			assert_rv(ipcx_listen(&l, url, &o), 0);
+			if (perm(path, cases[i].type) != cases[i].want) {
+				fail_msg("%s with umask %03o: mode %o, want %o", url,
+				         (unsigned)masks[m], (unsigned)perm(path, cases[i].type),
+				         (unsigned)cases[i].want);
+			}
+			ipcx_listener_close(l);
 		}
-		ipcx_listener_close(l);
+		umask(old);
 	}
-	umask(old);
 }
 
 /* ---- names too long ------------------------------------------------------------------ */
