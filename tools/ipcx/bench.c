@@ -771,8 +771,10 @@ ipcx_cmd_bench(int argc, char **argv)
 			break;
 		case 't':
 			v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < -1 || v > 3600000) {
-				fprintf(stderr, "ipcx bench: bad --timeout '%s' (-1..3600000 ms)\n",
+			if (*end != '\0' || v < -1 || v == 0 || v > 3600000) {
+				fprintf(stderr,
+				        "ipcx bench: bad --timeout '%s' (1..3600000 ms, or -1 for "
+				        "none)\n",
 				        optarg);
 				return IPCX_EXIT_USAGE;
 			}
@@ -825,6 +827,19 @@ ipcx_cmd_bench(int argc, char **argv)
 	cfg.runs = runs > 0 ? runs : cfg.quick ? 3 : 5;
 	bench_phases(&cfg);
 	if (cpus[0] >= 0) {
+		cpu_set_t allowed;
+		if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+			for (int r = 0; r < 2; r++) {
+				if (!CPU_ISSET(cpus[r], &allowed)) {
+					fprintf(stderr,
+					        "ipcx bench: --cpus: CPU %d is not one this "
+					        "process may "
+					        "use\n",
+					        cpus[r]);
+					return IPCX_EXIT_USAGE;
+				}
+			}
+		}
 		cfg.cpu[0] = cpus[0];
 		cfg.cpu[1] = cpus[1];
 		if (cpus[0] == cpus[1]) {

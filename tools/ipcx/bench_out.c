@@ -343,7 +343,7 @@ out_csv_row(const bench_row *row)
 		printf(",%s,%s,", row->skipped ? "" : i == 0 ? "ipcx" : "baseline", status);
 		out_csv_text(r->failed ? r->err : "");
 		if (row->skipped || !out_res_ok(r)) {
-			printf(",,,,,,,,,,,,,,,,,,,,");
+			printf(",,,,,,,,,,,,,,,,,,"); /* runs, round trips, 5 x 3 summaries, loss */
 		} else {
 			printf(",%d,%llu", r->p50.n, (unsigned long long)r->samples);
 			out_csv_summary(bench_summarize(&r->p50));
