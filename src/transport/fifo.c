@@ -39,6 +39,8 @@ typedef struct fifo_listener {
 	int keepfd; /* our own write side, so reads never see end-of-file between clients */
 	dev_t dev;
 	ino_t ino;
+	size_t ncarry; /* bytes of the next hello record read so far (only after garbage) */
+	char carry[FIFO_HELLO_SIZE];
 	char path[PATH_MAX];
 } fifo_listener;
 
@@ -289,15 +291,16 @@ fifo_accept_token(fifo_listener *l, ipcx_chan **cp, const char *token)
 /* Read the next hello record without blocking and copy its token out (NUL-terminated).
  * Every client writes exactly FIFO_HELLO_SIZE bytes atomically, so a read of that size
  * takes exactly one record and leaves the FIFO readable while more wait, which keeps
- * ipcx_listener_fd truthful. A malformed record (only a same-uid writer can make one) is
- * skipped, resynchronising on its newline. Returns 0, IPCX_EAGAIN (none waiting), or an
- * error. */
+ * ipcx_listener_fd truthful. A malformed record (only a writer with access to the FIFO can
+ * make one) is skipped up to its first newline; the bytes after it start the next record.
+ * Returns 0, IPCX_EAGAIN (no whole record waiting), or an error. */
 static int
 fifo_next_token(fifo_listener *l, char *token)
 {
 	for (;;) {
-		char rec[FIFO_HELLO_SIZE];
-		ssize_t n = read(l->rfd, rec, sizeof rec);
+		char *rec = l->carry;
+		const char *nl;
+		ssize_t n = read(l->rfd, rec + l->ncarry, FIFO_HELLO_SIZE - l->ncarry);
 		if (n == -1) {
 			if (errno == EINTR) {
 				continue;
@@ -307,23 +310,26 @@ fifo_next_token(fifo_listener *l, char *token)
 		if (n == 0) {
 			return IPCX_EAGAIN; /* not while keepfd is open; be safe anyway */
 		}
-		if (n == (ssize_t)sizeof rec && rec[sizeof rec - 1] == '\n' &&
+		l->ncarry += (size_t)n;
+		if (l->ncarry < FIFO_HELLO_SIZE) {
+			continue; /* only after garbage: the rest of this record is on its way */
+		}
+		l->ncarry = 0;
+		if (rec[FIFO_HELLO_SIZE - 1] == '\n' &&
 		    memcmp(rec, FIFO_HELLO, sizeof FIFO_HELLO - 1) == 0) {
 			const char *t = rec + sizeof FIFO_HELLO - 1;
 			size_t tlen = strcspn(t, " \n");
-			if (t + tlen < rec + sizeof rec && fifo_token_ok(t, tlen)) {
+			if (fifo_token_ok(t, tlen)) {
 				memcpy(token, t, tlen);
 				token[tlen] = '\0';
 				return 0;
 			}
 			continue;
 		}
-		/* misaligned: skip to just past the next newline */
-		while (memchr(rec, '\n', (size_t)n) == NULL) {
-			n = read(l->rfd, rec, 1);
-			if (n <= 0) {
-				break;
-			}
+		/* misaligned: what follows the first newline starts the next record */
+		if ((nl = memchr(rec, '\n', FIFO_HELLO_SIZE)) != NULL) {
+			l->ncarry = (size_t)(rec + FIFO_HELLO_SIZE - (nl + 1));
+			memmove(rec, nl + 1, l->ncarry);
 		}
 	}
 }
