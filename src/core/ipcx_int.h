@@ -253,5 +253,16 @@ int ipcx__registry_add(const char *kind, const char *name);
 int ipcx__registry_remove(const char *kind, const char *name);
 int ipcx__registry_lookup(const char *kind, const char *name, pid_t *pid,
                           unsigned long long *starttime);
+/* Forget name only if the entry records this very process: a successor that took the name
+ * over keeps its entry. An empty name is ignored. */
+int ipcx__registry_forget(const char *kind, const char *name);
+/* Call fn for every entry (kind, decoded name, creator) until it returns nonzero, which is
+ * then returned. fn may remove the entry it is given. */
+typedef int (*ipcx__registry_fn)(void *arg, const char *kind, const char *name, pid_t pid,
+                                 unsigned long long starttime);
+int ipcx__registry_each(ipcx__registry_fn fn, void *arg);
+/* The absolute form of a file system path for a registry name: a relative path is taken
+ * against the cwd (leading "./" dropped). IPCX_ENAMETOOLONG if it does not fit. */
+int ipcx__abs_path(char *buf, size_t cap, const char *path);
 
 #endif /* IPCX_INT_H */

@@ -5,6 +5,7 @@
  */
 #include "../core/ipcx_int.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -178,7 +179,8 @@ registry_path(char *buf, size_t cap, const char *kind, const char *name)
 int
 ipcx__registry_add(const char *kind, const char *name)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], line[64];
+	char path[PATH_MAX], tmp[PATH_MAX + 32], line[64];
+	const char *base;
 	unsigned long long st;
 	int fd, rv, n;
 
@@ -189,8 +191,11 @@ ipcx__registry_add(const char *kind, const char *name)
 		return rv;
 	}
 	n = snprintf(line, sizeof line, "%ld %llu\n", (long)getpid(), st);
-	/* write aside and rename: a reader never sees half an entry */
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	/* write aside and rename: a reader never sees half an entry. The temporary name starts
+	 * with '.', which no kind does, so that ipcx__registry_each never takes it for one. */
+	base = strrchr(path, '/') + 1;
+	snprintf(tmp, sizeof tmp, "%.*s.%s.%ld.tmp", (int)(base - path), path, base,
+	         (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
 		return ipcx__err(errno);
 	}
@@ -244,4 +249,111 @@ ipcx__registry_lookup(const char *kind, const char *name, pid_t *pid, unsigned l
 	}
 	*pid = (pid_t)p;
 	return 0;
+}
+
+int
+ipcx__registry_forget(const char *kind, const char *name)
+{
+	unsigned long long st, mine;
+	pid_t pid;
+	int rv;
+
+	if (name == NULL || name[0] == '\0') {
+		return 0;
+	}
+	if ((rv = ipcx__registry_lookup(kind, name, &pid, &st)) != 0) {
+		return rv == IPCX_ENOENT ? 0 : rv;
+	}
+	/* a successor that took the name over owns the entry now */
+	if (pid != getpid() || ipcx__self_starttime(&mine) != 0 || st != mine) {
+		return 0;
+	}
+	return ipcx__registry_remove(kind, name);
+}
+
+/* Undo registry_path's encoding of one entry's file name: "kind:name". */
+static int
+registry_decode(const char *file, char *kind, size_t kcap, char *name, size_t ncap)
+{
+	const char *colon = strchr(file, ':');
+	size_t o = 0;
+
+	if (colon == NULL || colon == file || (size_t)(colon - file) >= kcap) {
+		return IPCX_EINVAL;
+	}
+	memcpy(kind, file, (size_t)(colon - file));
+	kind[colon - file] = '\0';
+	for (const char *p = colon + 1; *p; p++) {
+		unsigned ch = (unsigned char)*p;
+		if (ch == '%') {
+			if (sscanf(p + 1, "%2x", &ch) != 1 || ch == 0) {
+				return IPCX_EINVAL;
+			}
+			p += 2;
+		}
+		if (o + 1 >= ncap) {
+			return IPCX_ENAMETOOLONG;
+		}
+		name[o++] = (char)ch;
+	}
+	name[o] = '\0';
+	return o > 0 ? 0 : IPCX_EINVAL;
+}
+
+int
+ipcx__registry_each(ipcx__registry_fn fn, void *arg)
+{
+	char dir[PATH_MAX], kind[32], name[PATH_MAX];
+	unsigned long long st;
+	struct dirent *e;
+	pid_t pid;
+	DIR *d;
+	int rv;
+
+	if ((rv = ipcx__registry_dir(dir, sizeof dir)) != 0) {
+		return rv;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		return ipcx__err(errno);
+	}
+	while ((e = readdir(d)) != NULL) {
+		/* '.' starts ".", ".." and entries being written (ipcx__registry_add) */
+		if (e->d_name[0] == '.' ||
+		    registry_decode(e->d_name, kind, sizeof kind, name, sizeof name) != 0) {
+			continue;
+		}
+		/* an entry removed since readdir saw it is simply gone */
+		if (ipcx__registry_lookup(kind, name, &pid, &st) != 0) {
+			continue;
+		}
+		if ((rv = fn(arg, kind, name, pid, st)) != 0) {
+			break;
+		}
+	}
+	closedir(d);
+	return rv;
+}
+
+int
+ipcx__abs_path(char *buf, size_t cap, const char *path)
+{
+	size_t n;
+
+	if (path[0] == '/') {
+		return ipcx__strlcpy(buf, path, cap);
+	}
+	if (getcwd(buf, cap) == NULL) {
+		return errno == ERANGE ? IPCX_ENAMETOOLONG : ipcx__err(errno);
+	}
+	while (path[0] == '.' && path[1] == '/') {
+		path += 2;
+		while (path[0] == '/') {
+			path++;
+		}
+	}
+	n = strlen(buf);
+	if (n > 1) {
+		buf[n++] = '/'; /* the cwd "/" already ends in one */
+	}
+	return ipcx__strlcpy(buf + n, path, cap - n);
 }
