@@ -23,6 +23,7 @@
 #define TU_MAX_KIDS 128
 
 static char tu_dirbuf[512];
+static char tu_regbuf[600];
 static unsigned tu_counter;
 static pid_t tu_kids[TU_MAX_KIDS];
 
@@ -80,6 +81,9 @@ tu_setup(void **state)
 		perror("mkdtemp");
 		return -1;
 	}
+	/* the test's own creator registry: never the user's, and it must end empty */
+	snprintf(tu_regbuf, sizeof tu_regbuf, "%s/registry", tu_dirbuf);
+	setenv("IPCX_REGISTRY_DIR", tu_regbuf, 1);
 	alarm(TU_TEST_ALARM_S);
 	return 0;
 }
@@ -109,6 +113,7 @@ tu_teardown(void **state)
 			tu_kill(tu_kids[i]);
 		}
 	}
+	rmdir(tu_regbuf); /* if entries are left, it stays and is reported below */
 	if ((d = opendir(tu_dirbuf)) == NULL) {
 		perror(tu_dirbuf);
 		return -1;

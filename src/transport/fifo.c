@@ -42,6 +42,7 @@ typedef struct fifo_listener {
 	size_t ncarry; /* bytes of the next hello record read so far (only after garbage) */
 	char carry[FIFO_HELLO_SIZE];
 	char path[PATH_MAX];
+	char regname[PATH_MAX]; /* absolute path in the creator registry, "" if not recorded */
 } fifo_listener;
 
 static atomic_uint fifo_counter;
@@ -234,6 +235,11 @@ fifo_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	}
 	l->base.tp = &ipcx__fifo;
 	l->base.opts = *o;
+	/* the registry is a record for `ipcx ls`, not a condition to listen */
+	if (ipcx__abs_path(l->regname, sizeof l->regname, l->path) != 0 ||
+	    ipcx__registry_add("fifo", l->regname) != 0) {
+		l->regname[0] = '\0';
+	}
 	*lp = &l->base;
 	return 0;
 fail_close:
@@ -390,6 +396,9 @@ fifo_listener_close(ipcx_listener *lb)
 	if (!l->base.opts.keep && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
 	    st.st_ino == l->ino) {
 		unlink(l->path);
+	}
+	if (!l->base.opts.keep) {
+		ipcx__registry_forget("fifo", l->regname);
 	}
 	free(l);
 }

@@ -6,6 +6,7 @@
 #include "../core/ipcx_int.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ typedef struct unix_listener {
 	dev_t dev;
 	ino_t ino;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	char regname[PATH_MAX]; /* absolute path in the creator registry, "" if not recorded */
 } unix_listener;
 
 static int
@@ -210,6 +212,11 @@ unix_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	l->fd = fd;
 	l->abstract = u->abstract;
 	strcpy(l->path, u->path); /* length checked by unix_addr */
+	/* the registry is a record for `ipcx ls`, not a condition to listen */
+	if (l->abstract || ipcx__abs_path(l->regname, sizeof l->regname, l->path) != 0 ||
+	    ipcx__registry_add("socket", l->regname) != 0) {
+		l->regname[0] = '\0';
+	}
 	*lp = &l->base;
 	return 0;
 fail_unlink:
@@ -249,6 +256,9 @@ unix_listener_close(ipcx_listener *lb)
 	if (!l->abstract && !l->base.opts.keep && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
 	    st.st_ino == l->ino) {
 		unlink(l->path);
+	}
+	if (!l->base.opts.keep) {
+		ipcx__registry_forget("socket", l->regname);
 	}
 	free(l);
 }
