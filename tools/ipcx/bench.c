@@ -550,20 +550,41 @@ bench_tmpdir_make(bench_run *br)
 	return 0;
 }
 
+/* Empty a directory we made (files, and the registry directory ipcx may make in it). */
+static void
+bench_rm_contents(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (d == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+			continue;
+		}
+		if (unlinkat(dirfd(d), e->d_name, 0) == -1 && errno == EISDIR && depth < 4) {
+			int sub = openat(dirfd(d), e->d_name,
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) {
+				bench_rm_contents(sub, depth + 1);
+			}
+			unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+		}
+	}
+	closedir(d);
+}
+
 /* Remove whatever a killed worker left behind, then the directory. */
 static void
 bench_tmpdir_remove(bench_run *br)
 {
-	DIR *d = opendir(br->tmpdir);
-	struct dirent *e;
+	int dfd = open(br->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-				unlinkat(dirfd(d), e->d_name, 0);
-			}
-		}
-		closedir(d);
+	if (dfd >= 0) {
+		bench_rm_contents(dfd, 0);
 	}
 	if (rmdir(br->tmpdir) == -1) {
 		fprintf(stderr, "ipcx bench: cannot remove %s: %s\n", br->tmpdir, strerror(errno));

@@ -405,6 +405,14 @@ bench_worker(int role, bench_ctx *cx, int cmd_fd, int rep_fd, int cpu)
 	w.ep.rfd = w.ep.wfd = -1;
 	w.ep.timeout_ms = cx->timeout_ms;
 	worker_setup_process(&w, cpu, cx->owner);
+	{
+		/* Whatever ipcx records about the names it creates stays in the private
+		 * directory too, so a worker killed on error leaves nothing elsewhere. */
+		char reg[BENCH_ADDR_MAX];
+		if ((size_t)snprintf(reg, sizeof reg, "%s/registry", cx->tmpdir) < sizeof reg) {
+			setenv("IPCX_REGISTRY_DIR", reg, 1);
+		}
+	}
 	if ((rv = worker_bufs(&w, 64)) != 0) {
 		worker_fail(&w, rv, "buffers");
 	}
