@@ -265,4 +265,63 @@ int ipcx__registry_each(ipcx__registry_fn fn, void *arg);
  * against the cwd (leading "./" dropped). IPCX_ENAMETOOLONG if it does not fit. */
 int ipcx__abs_path(char *buf, size_t cap, const char *path);
 
+/* ---- Raw object names (src/obj/names.c) ----------------------------------------------- */
+
+/* The names of ipcx_shm / ipcx_sem objects (see ipcx.h):
+ *   "NAME", "posix:NAME"   POSIX name "/ipcx.NAME"; NAME is not empty and has no '/'
+ *   "sysv:0x1234", "sysv:4660"           System V key (1 .. 0xffffffff; 0 is IPC_PRIVATE)
+ *   "sysv:/path?proj=N", "sysv:rel/path"  key ftok(path, N), N 1..255, 1 if omitted; the
+ *                                         file must exist. A path can hold no '?'.
+ * Too long a POSIX name is IPCX_ENAMETOOLONG, never truncated; a bad one IPCX_EINVAL. */
+#define IPCX__NS_POSIX   1
+#define IPCX__NS_SYSV    2
+#define IPCX__OBJ_ID_MAX 257 /* "/" + NAME_MAX (255) + NUL */
+
+typedef struct ipcx__objname {
+	int ns;    /* IPCX__NS_POSIX or IPCX__NS_SYSV */
+	key_t key; /* IPCX__NS_SYSV */
+	/* The name the registry and `ipcx ls` use: the POSIX kernel name with its slash
+	 * ("/ipcx.foo") or the key as "0x%08x". */
+	char id[IPCX__OBJ_ID_MAX];
+} ipcx__objname;
+
+int ipcx__objname_parse(ipcx__objname *n, const char *name);
+/* ftok(path, proj) with proj 1..255, telling the valid key (key_t)-1 from an error. */
+int ipcx__sysv_ftok(key_t *key, const char *path, unsigned proj);
+
+/* ---- The header of ipcx shared-memory segments (src/obj/shm.c) ------------------------- */
+
+/* 64 bytes at offset 0 of every segment ipcx_shm_open creates, in native byte order (a
+ * segment never leaves its machine); ipcx_shm_ptr points just past it. The creator writes
+ * every field, then the magic last with release order: whoever reads the magic with
+ * acquire order (__atomic_load_n) sees the whole header. `ipcx ls` reads it too. */
+#define IPCX__SHM_MAGIC   0x58435049u /* the bytes "IPCX" on little-endian machines */
+#define IPCX__SHM_VERSION 1
+#define IPCX__SHM_HDR     64
+
+struct ipcx__shm_hdr {
+	uint32_t magic;
+	uint16_t version;  /* IPCX__SHM_VERSION */
+	uint16_t hdr_size; /* IPCX__SHM_HDR */
+	int32_t creator_pid;
+	uint32_t reserved0;     /* 0 */
+	uint64_t creator_start; /* the creator's start time, /proc/PID/stat field 22 */
+	uint64_t size;          /* usable bytes after the header */
+	unsigned char reserved[32];
+};
+_Static_assert(sizeof(struct ipcx__shm_hdr) == IPCX__SHM_HDR, "shm header is 64 bytes");
+
+/* Check the header at the start of an object of objsize (>= IPCX__SHM_HDR) bytes.
+ * IPCX_EAGAIN: the magic is still 0, as while a creator is writing the header;
+ * IPCX_EPROTO: another magic (not an ipcx segment), an unknown version or header size, or
+ * a usable size the object cannot hold. */
+int ipcx__shm_hdr_check(const struct ipcx__shm_hdr *h, uint64_t objsize);
+
+/* Sleep the next step of a bounded backoff (*step_ns, doubled each call up to 5 ms) but not
+ * past the deadline; IPCX_ETIMEDOUT once the deadline has passed. Used to poll for what
+ * the kernel cannot wait for: a contended OFD lock with a timeout, a header still being
+ * written. Start *step_ns at IPCX__BACKOFF_MIN_NS. (src/obj/lock.c) */
+#define IPCX__BACKOFF_MIN_NS 50000
+int ipcx__backoff(int64_t *step_ns, int64_t deadline);
+
 #endif /* IPCX_INT_H */
