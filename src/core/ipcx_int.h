@@ -216,6 +216,7 @@ extern const struct ipcx__transport ipcx__fifo;
 extern const struct ipcx__transport ipcx__unix;
 extern const struct ipcx__transport ipcx__tcp;
 extern const struct ipcx__transport ipcx__udp;
+extern const struct ipcx__transport ipcx__mq;
 
 const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 
