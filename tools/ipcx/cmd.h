@@ -16,6 +16,8 @@
  */
 #define CLI_COMMANDS(XX)                                  \
 	XX(cat, "send and receive messages on a channel") \
+	XX(ls, "list IPC objects and their creators")     \
+	XX(rm, "remove IPC objects, or the stale ones")   \
 	XX(bench, "measure latency and throughput of every scheme")
 
 #define CLI_CMD_DECL(name, summary) int ipcx_cmd_##name(int argc, char **argv);
