@@ -3,7 +3,7 @@
  * scheme described by a fixture that makes a connected pair of channels across processes.
  *
  * Usage: conformance SCHEME [TEST-GLOB]; SCHEME is one of pipe fifo unix unix_abstract tcp
- * tcp6 udp. Exit 77 (CTest SKIP_RETURN_CODE) when the scheme cannot run here (no IPv6).
+ * tcp6 udp mq. Exit 77 (CTest SKIP_RETURN_CODE) when the scheme cannot run here (no IPv6).
  *
  * The parent process is always the server side (the accepted channel, or the parent's end
  * of ipcx_pair); the forked child is the dialer. udp may lose or reorder datagrams: there
@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,15 @@ url_udp(char *buf, size_t cap)
 	snprintf(buf, cap, "udp://127.0.0.1:0");
 }
 
+/* mq: a queue name; the defaults are read from /proc/sys/fs/mqueue in main() */
+static void
+url_mq(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "mq:///test-%d-%u", (int)getpid(), tu_next());
+}
+
+#define MQ_MAX ((size_t)8192) /* fs.mqueue.msgsize_max, the default message size */
+
 static const scheme schemes[] = {
         {"pipe", NULL, true, IPCX_DEFAULT_MAX_MSG},
         {"fifo", url_fifo, true, IPCX_DEFAULT_MAX_MSG},
@@ -89,9 +99,12 @@ static const scheme schemes[] = {
         {"tcp", url_tcp, true, IPCX_DEFAULT_MAX_MSG},
         {"tcp6", url_tcp6, true, IPCX_DEFAULT_MAX_MSG},
         {"udp", url_udp, false, UDP_MAX},
+        {"mq", url_mq, true, MQ_MAX},
 };
 
 static const scheme *S; /* the scheme under test */
+/* messages a sender can queue before the receiver reads (mq: the queue depth); 0: many */
+static unsigned S_depth;
 
 static bool
 is_pipe(void)
@@ -329,10 +342,10 @@ stream_size(uint32_t k)
 	} else {
 		s = 74264 + v % 400000;
 	}
-	if (!S->reliable) {
-		s = s < 8 ? 8 : s > S->max ? S->max : s;
+	if (!S->reliable && s < 8) {
+		s = 8;
 	}
-	return s;
+	return s > S->max ? S->max : s;
 }
 
 #define STREAM_BUF (480 * 1024)
@@ -1008,6 +1021,13 @@ test_send_to_closed_peer_fails_without_sigpipe(void **state)
 	fx_done(&f);
 }
 
+/* The large messages of the killed peer: 64 KiB, or the scheme's maximum if smaller. */
+static size_t
+killed_size(void)
+{
+	return S->max < 65536 ? S->max : 65536;
+}
+
 static int
 peer_stream_until_killed(ipcx_chan *c, void *arg)
 {
@@ -1015,7 +1035,7 @@ peer_stream_until_killed(ipcx_chan *c, void *arg)
 
 	(void)arg;
 	for (uint32_t k = 0;; k++) {
-		size_t s = k < 5 ? 100 : 65536;
+		size_t s = k < 5 ? 100 : killed_size();
 		tu_fill(buf, s, k);
 		TRY_RV(ipcx_send(c, buf, s, -1), 0);
 	}
@@ -1052,7 +1072,7 @@ test_peer_killed_midstream_gives_error_not_hang(void **state)
 		if (rv != 0) {
 			break;
 		}
-		assert_int_equal(len, 65536);
+		assert_int_equal(len, killed_size());
 		assert_true(tu_check(buf, len, k));
 	}
 	if (rv == 0 || rv == IPCX_ETIMEDOUT) {
@@ -1262,6 +1282,7 @@ test_32_clients_10000_messages_each_none_lost_duplicated_or_reordered(void **sta
 	pid_t pids[MAX_CLIENTS];
 	int done[2];
 	uint64_t total = 0;
+	ipcx_opts co;
 	fx f;
 
 	(void)state;
@@ -1270,6 +1291,11 @@ test_32_clients_10000_messages_each_none_lost_duplicated_or_reordered(void **sta
 	/* udp clients just send, as udp clients do: the listener meets each one by its first
 	 * datagram while the others keep sending. */
 	f.no_hello = true;
+	/* The clients say that their messages are small: mq then makes small queues (every
+	 * queue's depth x message size counts against the user's RLIMIT_MSGQUEUE). */
+	ipcx_opts_init(&co);
+	co.max_msg = 64;
+	f.copts = &co;
 	for (uint32_t i = 0; i < MAX_CLIENTS; i++) {
 		many_arg a = {.id = i, .done_fd = done[1]};
 		pids[i] = fx_spawn(&f, (int)i, peer_many, &a);
@@ -1290,7 +1316,8 @@ test_32_clients_10000_messages_each_none_lost_duplicated_or_reordered(void **sta
 
 /* ---- the pollable fd ----------------------------------------------------------------- */
 
-#define POLL_N 100
+/* As many as the sender can queue before the receiver reads: 100, or the queue's depth. */
+#define POLL_N (S_depth != 0 && S_depth < 100 ? S_depth : 100u)
 
 static int
 peer_send_burst(ipcx_chan *c, void *arg)
@@ -1723,9 +1750,10 @@ test_fifo_dial_times_out_when_not_accepted_then_listener_serves_next(void **stat
 	pid_t pid;
 
 	(void)state;
-	SKIP_IF(strcmp(S->name, "fifo") != 0, "only fifo dial waits for accept");
+	SKIP_IF(strcmp(S->name, "fifo") != 0 && strcmp(S->name, "mq") != 0,
+	        "only fifo and mq dials wait for accept");
 	fx_listen(&f, NULL);
-	/* Nobody accepts: the dial gives up, and removes the FIFOs it made. */
+	/* Nobody accepts: the dial gives up, and removes the FIFOs (queues) it made. */
 	assert_rv(ipcx_dial(&c, f.url, NULL, 50), IPCX_ETIMEDOUT);
 	assert_null(c);
 	/* Its hello is still queued on the listener; the next real client must be served. */
@@ -1802,6 +1830,34 @@ main(int argc, char **argv)
 	if (S == NULL) {
 		fprintf(stderr, "unknown scheme %s\n", argv[1]);
 		return 2;
+	}
+	if (strcmp(S->name, "mq") == 0) {
+		/* the defaults of this machine (fs.mqueue, else 8192 and 10), and room for queues:
+		 * the bytes of all queues of a user count against each of its processes'
+		 * RLIMIT_MSGQUEUE, so tests running in parallel would fail each other's dials */
+		static scheme mq;
+		struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+		FILE *fp;
+		long v;
+		mq = *S;
+		S_depth = 10;
+		if ((fp = fopen("/proc/sys/fs/mqueue/msgsize_max", "r")) != NULL) {
+			if (fscanf(fp, "%ld", &v) == 1 && v > 0) {
+				mq.max = (size_t)v;
+			}
+			fclose(fp);
+		}
+		if ((fp = fopen("/proc/sys/fs/mqueue/msg_default", "r")) != NULL) {
+			if (fscanf(fp, "%ld", &v) == 1 && v > 0) {
+				S_depth = (unsigned)v;
+			}
+			fclose(fp);
+		}
+		S = &mq;
+		if (setrlimit(RLIMIT_MSGQUEUE, &rl) == -1 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_MSGQUEUE, &rl);
+		}
 	}
 	if (strcmp(S->name, "tcp6") == 0 && !tu_have_ipv6()) {
 		printf("SKIP: no IPv6 loopback here\n");
