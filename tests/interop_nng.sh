@@ -15,6 +15,13 @@ if [ -z "$nngcat" ] || [ ! -x "$nngcat" ]; then
 	exit 77
 fi
 
+for tool in ss pgrep timeout; do
+	if ! command -v $tool >/dev/null 2>&1; then
+		echo "SKIP: $tool not found (Debian packages iproute2, procps, coreutils)"
+		exit 77
+	fi
+done
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-nng.XXXXXX") || exit 1
 bg=
 cleanup() {
@@ -40,22 +47,19 @@ bad() {
 	fail=$((fail + 1))
 }
 
-# A free loopback port (the kernel picks it; the tiny window before reuse is accepted).
-free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-	else
-		echo $((20000 + RANDOM % 40000))
-	fi
-}
-
-# Wait (bounded) until something listens on 127.0.0.1:$1.
-wait_listening() {
-	local i
+# The port a background nngcat (started under timeout(1) as pid $1) listens on, once it
+# listens: nngcat binds port 0 itself, so no other process can take the port meanwhile.
+nngcat_port() {
+	local i kid port
 	for i in $(seq 1 200); do
-		if ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; then
-			return 0
-		fi
+		for kid in $1 $(pgrep -P "$1" 2>/dev/null); do
+			port=$(ss -Hltnp 2>/dev/null | grep "pid=$kid," | awk '{print $4}' |
+				sed 's/.*://' | head -n1)
+			if [ -n "$port" ]; then
+				echo "$port"
+				return 0
+			fi
+		done
 		sleep 0.05 # polling a condition, bounded to 10 s; not a synchronisation
 	done
 	return 1
@@ -77,12 +81,11 @@ wait_first_line() {
 # --- 1. nngcat listens, ipcx dials ---------------------------------------------------------
 
 # 1a. ipcx -> nngcat: three messages, one per stdin line.
-port=$(free_port)
-$T "$nngcat" --pair0 --listen "tcp://127.0.0.1:$port" --quoted --count 3 \
+$T "$nngcat" --pair0 --listen "tcp://127.0.0.1:0" --quoted --count 3 \
 	>"$tmp/1a.out" 2>"$tmp/1a.err" &
 nng=$!
 bg="$bg $nng"
-if wait_listening "$port"; then
+if port=$(nngcat_port $nng); then
 	printf 'one\ntwo words\nthree\n' |
 		$T "$ipcx" cat --dial "tcp://127.0.0.1:$port" --timeout 10000 \
 			>"$tmp/1a.ipcx" 2>&1
@@ -96,16 +99,15 @@ if wait_listening "$port"; then
 			"$tmp/1a.err" "$tmp/1a.ipcx"
 	fi
 else
-	bad "nngcat did not listen on port $port" "$tmp/1a.err"
+	bad "nngcat did not listen" "$tmp/1a.err"
 fi
 
 # 1b. nngcat -> ipcx: nngcat sends once a peer is there.
-port=$(free_port)
-$T "$nngcat" --pair0 --listen "tcp://127.0.0.1:$port" --data "hello from nng" --count 1 \
+$T "$nngcat" --pair0 --listen "tcp://127.0.0.1:0" --data "hello from nng" --count 1 \
 	>"$tmp/1b.nng" 2>&1 &
 nng=$!
 bg="$bg $nng"
-if wait_listening "$port"; then
+if port=$(nngcat_port $nng); then
 	$T "$ipcx" cat --dial "tcp://127.0.0.1:$port" --count 1 --no-stdin --timeout 10000 \
 		>"$tmp/1b.out" 2>"$tmp/1b.err"
 	rc=$?
@@ -117,24 +119,27 @@ if wait_listening "$port"; then
 			"$tmp/1b.err" "$tmp/1b.nng"
 	fi
 else
-	bad "nngcat did not listen on port $port" "$tmp/1b.nng"
+	bad "nngcat did not listen" "$tmp/1b.nng"
 fi
 
 # --- 2. ipcx listens, nngcat dials ---------------------------------------------------------
 
-# 2a. nngcat -> ipcx: three copies of one message.
-$T "$ipcx" cat --listen "tcp://127.0.0.1:0" --print-url --count 3 --no-stdin \
+# 2a. nngcat -> ipcx. (One message: nngcat exits as soon as its last send is queued and
+# may drop what it had not written yet, so more than one would test nngcat, not ipcx.)
+$T "$ipcx" cat --listen "tcp://127.0.0.1:0" --print-url --count 1 --no-stdin \
 	--timeout 15000 >"$tmp/2a.out" 2>"$tmp/2a.err" &
 ip=$!
 bg="$bg $ip"
 if url=$(wait_first_line "$tmp/2a.err"); then
-	$T "$nngcat" --pair0 --dial "$url" --data "hello from nng" --count 3 --interval 0 \
-		>"$tmp/2a.nng" 2>&1
+	# nngcat may linger after its send (reconnecting): what counts is what ipcx got.
+	$T "$nngcat" --pair0 --dial "$url" --data "hello from nng" --count 1 >"$tmp/2a.nng" 2>&1 &
+	nng=$!
+	bg="$bg $nng"
 	wait "$ip"
 	rc=$?
-	printf 'hello from nng\nhello from nng\nhello from nng\n' >"$tmp/2a.want"
-	if [ $rc -eq 0 ] && cmp -s "$tmp/2a.out" "$tmp/2a.want"; then
-		ok "nngcat --dial -> ipcx cat --listen: 3 messages"
+	kill "$nng" 2>/dev/null
+	if [ $rc -eq 0 ] && [ "$(cat "$tmp/2a.out")" = "hello from nng" ]; then
+		ok "nngcat --dial -> ipcx cat --listen"
 	else
 		bad "nngcat --dial -> ipcx cat --listen (ipcx rc $rc)" "$tmp/2a.out" \
 			"$tmp/2a.err" "$tmp/2a.nng"
