@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 static const struct ipcx__transport *const transports[] = {
-        &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp,
-        &ipcx__mq,
+        &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp, &ipcx__mq,
 };
 
 static const char *const core_keys[] = {"maxmsg", "mode", "keep", "raw", NULL};

@@ -27,6 +27,18 @@ ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max
 }
 
 void
+ipcx__framer_init_tx(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg)
+{
+	memset(fr, 0, sizeof *fr);
+	fr->fd = fd;
+	fr->peer_fd = -1;
+	fr->is_socket = is_socket;
+	fr->raw = raw;
+	fr->max_msg = max_msg;
+	fr->sigpipe_ign = !is_socket && ipcx__sigpipe_ignored();
+}
+
+void
 ipcx__framer_fini(ipcx__framer *fr)
 {
 	free(fr->rbuf);
@@ -75,7 +87,10 @@ ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadlin
 	}
 	iov[n].iov_base = (void *)buf;
 	iov[n++].iov_len = len;
-	rv = ipcx__writev_all(fr->fd, fr->is_socket, iov, n, deadline, &done);
+	rv = ipcx__writev_all(fr->fd,
+	                      (fr->is_socket ? IPCX__IO_SOCKET : 0) |
+	                              (fr->sigpipe_ign ? IPCX__IO_NOSIGPIPE : 0),
+	                      iov, n, deadline, &done);
 	if (rv != 0 && done > 0 && !fr->raw) {
 		/* Part of a frame is on the wire: the peer can never find the next boundary. */
 		fr->serr = IPCX_EPIPE;
@@ -128,7 +143,7 @@ framer_read(ipcx__framer *fr, void *buf, size_t cap, int64_t deadline)
 			return rv;
 		}
 	}
-	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline);
+	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline, &fr->wait_first);
 	if (n > 0) {
 		fr->poll_first = false;
 	}

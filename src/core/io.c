@@ -124,8 +124,16 @@ io_pipe_writev(int fd, const struct iovec *iov, int iovcnt)
 	return n;
 }
 
+bool
+ipcx__sigpipe_ignored(void)
+{
+	struct sigaction sa;
+
+	return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
 int
-ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t deadline,
+ipcx__writev_all(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_t deadline,
                  size_t *done)
 {
 	*done = 0;
@@ -136,10 +144,12 @@ ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t 
 			iovcnt--;
 			continue;
 		}
-		if (is_socket) {
+		if (ioflags & IPCX__IO_SOCKET) {
 			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 			int fl = MSG_NOSIGNAL | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
 			n = sendmsg(fd, &mh, fl);
+		} else if (ioflags & IPCX__IO_NOSIGPIPE) {
+			n = writev(fd, iov, iovcnt);
 		} else {
 			n = io_pipe_writev(fd, iov, iovcnt);
 		}
@@ -177,42 +187,69 @@ ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t 
 	return 0;
 }
 
-ssize_t
-ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline)
+/* Read without blocking whatever the fd's mode: MSG_DONTWAIT on sockets, RWF_NOWAIT on
+ * pipes and FIFOs (a blocking read fd then costs one syscall when waiting forever). */
+static ssize_t
+io_read_nowait(int fd, bool is_socket, void *buf, size_t cap)
 {
+	struct iovec iov = {buf, cap};
+	ssize_t n;
+
+	if (is_socket) {
+		return recv(fd, buf, cap, MSG_DONTWAIT);
+	}
+	n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+	if (n == -1 && errno == EOPNOTSUPP) {
+		/* an old kernel: poll says whether a read would block */
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, 0) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		n = read(fd, buf, cap);
+	}
+	return n;
+}
+
+ssize_t
+ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline,
+                bool *wait_first)
+{
+	/* With a deadline, waiting first saves the futile read of a ping-pong and reading
+	 * first saves the poll of a stream that keeps the fd full: learn which this is. */
+	bool wait = deadline != IPCX__FOREVER && *wait_first;
+
 	for (;;) {
 		ssize_t n;
-		if (is_socket) {
-			n = recv(fd, buf, cap, deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
-		} else {
-			if (deadline != IPCX__FOREVER) {
-				int rv = ipcx__wait_fd(fd, POLLIN, deadline);
-				if (rv < 0) {
-					return rv;
-				}
+		if (wait) {
+			int rv = ipcx__wait_fd(fd, POLLIN, deadline);
+			if (rv < 0) {
+				return rv;
 			}
-			n = read(fd, buf, cap);
+		}
+		if (deadline == IPCX__FOREVER) {
+			n = is_socket ? recv(fd, buf, cap, 0) : read(fd, buf, cap);
+		} else {
+			n = io_read_nowait(fd, is_socket, buf, cap);
 		}
 		if (n > 0) {
+			if ((size_t)n == cap) {
+				*wait_first = false; /* a backlog: read first next time */
+			}
 			return n;
 		}
 		if (n == 0) {
 			return IPCX_ECLOSED;
 		}
-		if (errno == EINTR) {
-			continue;
-		}
 		if (errno == ECONNRESET) {
 			return IPCX_ECLOSED;
 		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			return ipcx__err(errno);
 		}
-		{
-			int rv = ipcx__wait_fd(fd, POLLIN, deadline);
-			if (rv < 0) {
-				return rv;
-			}
+		wait = errno != EINTR;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*wait_first = true;
 		}
 	}
 }

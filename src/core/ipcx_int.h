@@ -92,11 +92,16 @@ void ipcx__close_fd(int fd);
 /* Write all of iov to fd (a pipe, FIFO or stream socket), waiting up to the deadline.
  * *done counts bytes written, so a caller can tell "nothing written" from "part written".
  * Sockets use send flags MSG_NOSIGNAL; pipes block SIGPIPE around the write instead. */
-int ipcx__writev_all(int fd, bool is_socket, struct iovec *iov, int iovcnt, int64_t deadline,
+#define IPCX__IO_SOCKET    0x1 /* fd is a socket: sendmsg with MSG_NOSIGNAL */
+#define IPCX__IO_NOSIGPIPE 0x2 /* pipe/FIFO and SIGPIPE is ignored: no mask dance */
+/* True if this process ignores SIGPIPE (checked when a pipe channel is made). */
+bool ipcx__sigpipe_ignored(void);
+int ipcx__writev_all(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_t deadline,
                      size_t *done);
 /* One read(2)/recv(2) of at most cap bytes, waiting up to the deadline. Returns the count
  * (> 0), IPCX_ECLOSED at end of stream, IPCX_ETIMEDOUT, or another error. */
-ssize_t ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline);
+ssize_t ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline,
+                        bool *wait_first);
 /* accept4(CLOEXEC) on a non-blocking listening socket, waiting up to the deadline; errors
  * that belong to one aborted client are skipped. Returns the fd or an error. */
 int ipcx__accept_fd(int lfd, int64_t deadline);
@@ -118,7 +123,9 @@ typedef struct ipcx__framer {
 	/* while poll_first: our write end towards the peer (or -1); POLLERR on it means the
 	 * peer is gone before it ever wrote, which the read side alone cannot see */
 	int peer_fd;
-	size_t max_msg; /* lengths above this from the peer are a protocol error */
+	bool wait_first;  /* adaptive: poll before reading (ping-pong) or read first (stream) */
+	bool sigpipe_ign; /* send side of a pipe/FIFO: SIGPIPE was ignored at creation */
+	size_t max_msg;   /* lengths above this from the peer are a protocol error */
 	/* receive side */
 	unsigned char *rbuf;  /* IPCX__RBUF_SIZE bytes, allocated with the channel */
 	size_t rhead, rtail;  /* unread bytes are rbuf[rhead, rtail) */
@@ -135,6 +142,8 @@ typedef struct ipcx__framer {
 } ipcx__framer;
 
 int ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg);
+/* A send-only framer (no receive buffer); nothing to free. */
+void ipcx__framer_init_tx(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg);
 void ipcx__framer_fini(ipcx__framer *fr);
 int ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadline);
 int ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t deadline);

@@ -138,9 +138,7 @@ fifo_chan_new(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o, const char 
 		goto fail_free;
 	}
 	f->rx.poll_first = true;
-	f->tx.fd = wfd;
-	f->tx.raw = o->raw;
-	f->tx.max_msg = o->max_msg;
+	ipcx__framer_init_tx(&f->tx, wfd, false, o->raw, o->max_msg);
 	if (raw_path != NULL && (f->raw_path = strdup(raw_path)) == NULL) {
 		rv = IPCX_ENOMEM;
 		goto fail_fini;
@@ -274,7 +272,7 @@ fifo_accept_token(fifo_listener *l, ipcx_chan **cp, const char *token)
 		close(upfd);
 		return 1;
 	}
-	rv = ipcx__writev_all(dnfd, false, &iov, 1, ipcx__deadline(0), &done);
+	rv = ipcx__writev_all(dnfd, 0, &iov, 1, ipcx__deadline(0), &done);
 	if (rv == 0) {
 		rv = ipcx__set_nonblock(upfd, false);
 	}
@@ -488,7 +486,7 @@ fifo_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 	iov.iov_base = hello;
 	iov.iov_len = FIFO_HELLO_SIZE;
 	/* one write of at most PIPE_BUF bytes: atomic, never interleaved with other clients */
-	rv = ipcx__writev_all(wk, false, &iov, 1, deadline, &done);
+	rv = ipcx__writev_all(wk, 0, &iov, 1, deadline, &done);
 	close(wk);
 	if (rv != 0) {
 		rv = rv == IPCX_ECLOSED ? IPCX_ECONNREFUSED : rv;

@@ -112,8 +112,10 @@ mq_check_url(const ipcx__url *u, char *wk, char *user)
 	if (sizeof MQ_PREFIX - 2 + n + MQ_SUFFIX_MAX > NAME_MAX) {
 		return IPCX_ENAMETOOLONG;
 	}
-	snprintf(wk, MQ_NAME_CAP, MQ_PREFIX "%s", p);
-	snprintf(user, MQ_NAME_CAP, "/%s", p);
+	memcpy(wk, MQ_PREFIX, sizeof MQ_PREFIX - 1);
+	memcpy(wk + sizeof MQ_PREFIX - 1, p, n + 1);
+	user[0] = '/';
+	memcpy(user + 1, p, n + 1);
 	return 0;
 }
 
@@ -455,6 +457,9 @@ mq_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned prio, int64_t d
 	}
 	if (atomic_load_explicit(&m->peer_closed, memory_order_relaxed)) {
 		return IPCX_ECLOSED;
+	}
+	if (buf == NULL) {
+		buf = ""; /* an empty message: mq_send wants a pointer all the same */
 	}
 	for (;;) {
 		int rv;

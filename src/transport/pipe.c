@@ -32,9 +32,7 @@ ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o)
 	if ((rv = ipcx__framer_init(&p->rx, rfd, false, o->raw, o->max_msg)) != 0) {
 		goto fail_free;
 	}
-	p->tx.fd = wfd;
-	p->tx.raw = o->raw;
-	p->tx.max_msg = o->max_msg;
+	ipcx__framer_init_tx(&p->tx, wfd, false, o->raw, o->max_msg);
 	*cp = &p->base;
 	return 0;
 fail_free:

@@ -70,7 +70,8 @@ tcp_chan_new(ipcx_chan **cp, int fd, const ipcx__opts *o, bool send_header)
 			/* 8 bytes into a fresh socket's empty send buffer: never blocks */
 			struct iovec iov = {(void *)tcp_sp_header, sizeof tcp_sp_header};
 			size_t done;
-			rv = ipcx__writev_all(fd, true, &iov, 1, ipcx__deadline(1000), &done);
+			rv = ipcx__writev_all(fd, IPCX__IO_SOCKET, &iov, 1, ipcx__deadline(1000),
+			                      &done);
 			if (rv != 0) {
 				goto fail_fini;
 			}

@@ -36,6 +36,8 @@ typedef struct udp_chan {
 	int fd;
 	unsigned char *ovf; /* UDP_BUF bytes: the part of a datagram beyond the caller's buffer */
 	bool pm_active;     /* a datagram is kept in ovf */
+	bool wait_first;    /* see udp_recv */
+	unsigned probe;
 	size_t pm_len;
 	udp_peers *peers; /* accepted channels: the listener's table, to leave on close */
 	udp_peer peer;
@@ -404,6 +406,7 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
 	udp_chan *d = (udp_chan *)c;
 	int flags = deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT;
+	bool wait;
 
 	if (d->pm_active) {
 		*len = d->pm_len;
@@ -414,6 +417,8 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 		d->pm_active = false;
 		return 0;
 	}
+	/* as in unix.c: after a futile try, wait first; probe now and then */
+	wait = deadline != IPCX__FOREVER && d->wait_first && (++d->probe & 15) != 0;
 	for (;;) {
 		struct iovec iov[2] = {{buf, cap}, {d->ovf, UDP_BUF}};
 		struct sockaddr_storage src;
@@ -421,11 +426,19 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 		                    .msg_namelen = sizeof src,
 		                    .msg_iov = iov,
 		                    .msg_iovlen = 2};
-		ssize_t n = recvmsg(d->fd, &mh, flags);
+		ssize_t n;
 		int rv;
+		if (wait && (rv = ipcx__wait_fd(d->fd, POLLIN, deadline)) < 0) {
+			return rv;
+		}
+		n = recvmsg(d->fd, &mh, flags);
+		if (n >= 0 && !wait) {
+			d->wait_first = false;
+		}
 		if (n >= 0 && d->peers != NULL && !udp_peer_eq(&d->peer, &src, mh.msg_namelen)) {
 			/* An accepted socket is briefly bound but not yet connected, and may then
 			 * be handed another sender's datagram: drop it, never misdeliver it. */
+			wait = false;
 			continue;
 		}
 		if (n >= 0) {
@@ -440,15 +453,14 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 			d->pm_active = true;
 			return IPCX_EMSGSIZE;
 		}
+		wait = errno != EINTR;
 		if (errno == EINTR) {
 			continue;
 		}
 		if (errno != EAGAIN) {
 			return ipcx__err(errno); /* e.g. ECONNREFUSED: nobody listens there */
 		}
-		if ((rv = ipcx__wait_fd(d->fd, POLLIN, deadline)) < 0) {
-			return rv;
-		}
+		d->wait_first = true;
 	}
 }
 

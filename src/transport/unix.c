@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #define UNIX_CHUNK (64 * 1024) /* largest payload of one record */
-#define UNIX_HDR   8
+#define UNIX_HDR 8
+#define UNIX_SNDBUF (1024 * 1024) /* asked for; Linux doubles it for bookkeeping */
 
 typedef union unix_ctl {
 	struct cmsghdr align;
@@ -30,6 +31,8 @@ typedef struct unix_chan {
 	ipcx__framer fr; /* raw mode only: a SOCK_STREAM byte stream */
 	int serr;        /* sticky send error: a message was cut short */
 	int rerr;        /* sticky receive error */
+	bool wait_first; /* see unix_recvmsg */
+	unsigned probe;
 	/* A message kept across IPCX_EMSGSIZE or a timeout: pm_got bytes of pm_total, in ovf
 	 * (first record only) or pm_heap, with the fds that came with it. */
 	unsigned char *ovf; /* UNIX_CHUNK bytes */
@@ -101,6 +104,12 @@ unix_chan_new(ipcx_chan **cp, int fd, const ipcx__opts *o)
 	}
 	ipcx__chan_init(&u->base, &ipcx__unix, o->max_msg);
 	u->fd = fd;
+	/* A record may not exceed the send buffer, and a large message is many records: a
+	 * bigger buffer (kernel-capped by net.core.wmem_max) means fewer waits. Best effort. */
+	if (!o->raw) {
+		int sz = UNIX_SNDBUF;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	}
 	u->raw = o->raw;
 	if (u->raw) {
 		rv = ipcx__framer_init(&u->fr, fd, true, true, o->max_msg);
@@ -412,18 +421,30 @@ unix_send_fds(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t 
 
 /* ---- receive ------------------------------------------------------------------------- */
 
+/* One record. With a deadline, a ping-pong peer makes the first non-blocking try futile
+ * (EAGAIN, poll, retry: three syscalls), so after an EAGAIN wait first; every 16th receive
+ * reads first again, to notice a stream that keeps records queued. */
 static int
-unix_recvmsg(int fd, struct msghdr *mh, int64_t deadline, size_t *n)
+unix_recvmsg(unix_chan *u, struct msghdr *mh, int64_t deadline, size_t *n)
 {
 	int flags = MSG_CMSG_CLOEXEC | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
+	bool wait = deadline != IPCX__FOREVER && u->wait_first && (++u->probe & 15) != 0;
 
 	for (;;) {
-		ssize_t got = recvmsg(fd, mh, flags);
+		ssize_t got;
 		int rv;
+		if (wait && (rv = ipcx__wait_fd(u->fd, POLLIN, deadline)) < 0) {
+			return rv;
+		}
+		got = recvmsg(u->fd, mh, flags);
 		if (got >= 0) {
+			if (!wait) {
+				u->wait_first = false;
+			}
 			*n = (size_t)got;
 			return 0;
 		}
+		wait = errno != EINTR;
 		if (errno == EINTR) {
 			continue;
 		}
@@ -433,9 +454,7 @@ unix_recvmsg(int fd, struct msghdr *mh, int64_t deadline, size_t *n)
 		if (errno != EAGAIN) {
 			return ipcx__err(errno);
 		}
-		if ((rv = ipcx__wait_fd(fd, POLLIN, deadline)) < 0) {
-			return rv;
-		}
+		u->wait_first = true;
 	}
 }
 
@@ -488,7 +507,7 @@ unix_recv_first(unix_chan *u, void *buf, size_t inbuf, uint64_t *total, size_t *
 	size_t n;
 	int rv;
 
-	if ((rv = unix_recvmsg(u->fd, &mh, deadline, &n)) != 0) {
+	if ((rv = unix_recvmsg(u, &mh, deadline, &n)) != 0) {
 		return rv == IPCX_ETIMEDOUT ? rv : unix_fail(u, rv);
 	}
 	if ((rv = unix_take_fds(&mh, fds, nfds)) != 0) {
@@ -568,7 +587,7 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 		                    .msg_control = ctl.buf,
 		                    .msg_controllen = sizeof ctl.buf};
 		int xfds[IPCX_MAX_FDS];
-		rv = unix_recvmsg(u->fd, &mh, deadline, &n);
+		rv = unix_recvmsg(u, &mh, deadline, &n);
 		if (rv == IPCX_ETIMEDOUT) {
 			/* keep what arrived so far for the next call, in a buffer the rest of
 			 * the message will fill (total <= max_msg, checked on arrival) */
