@@ -178,7 +178,7 @@ IPCX_API const char *ipcx_persistence_name(int persistence);
 typedef struct ipcx_chan ipcx_chan;
 typedef struct ipcx_listener ipcx_listener;
 
-/* Create a listener on url (fifo, unix, tcp, udp). Names it creates are mode 0600 unless
+/* Create a listener on url (fifo, unix, tcp, udp, mq). Names it creates are mode 0600 unless
  * opts say otherwise and are removed by ipcx_listener_close() unless opts->keep.
  * On success *lp owns the listener. */
 IPCX_API int ipcx_listen(ipcx_listener **lp, const char *url, const ipcx_opts *opts);
@@ -196,12 +196,14 @@ IPCX_API void ipcx_listener_close(ipcx_listener *l);
  * listener; do not close it. */
 IPCX_API int ipcx_listener_fd(ipcx_listener *l);
 
-/* The URL the listener is bound to, with an actual port for tcp://host:0. Writes a
- * NUL-terminated string; IPCX_ENAMETOOLONG if cap is too small. */
+/* The URL the listener is bound to, with an actual port for tcp://host:0 (mq:// keeps the
+ * depth= and msgsize= it was given, for its clients). Writes a NUL-terminated string;
+ * IPCX_ENAMETOOLONG if cap is too small. */
 IPCX_API int ipcx_listener_url(ipcx_listener *l, char *buf, size_t cap);
 
-/* Connect to a listener. fifo:// waits (up to timeout_ms) for the server to accept; unix,
- * tcp and udp return once the kernel connection exists. On success *cp owns the channel. */
+/* Connect to a listener. fifo:// and mq:// wait (up to timeout_ms) for the server to
+ * accept; unix, tcp and udp return once the kernel connection exists. On success *cp owns
+ * the channel (mq://: the process that dialled owns it; a forked child must not use it). */
 IPCX_API int ipcx_dial(ipcx_chan **cp, const char *url, const ipcx_opts *opts, int timeout_ms);
 
 /* A connected duplex pair over two pipe(2)s, for a parent and the child it forks: after
@@ -252,8 +254,10 @@ IPCX_API int ipcx_send_fds(ipcx_chan *c, const void *buf, size_t len, const int 
 IPCX_API int ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
                            int timeout_ms);
 
-/* Send with a priority (mq://: 0 .. 32767, higher first; sysvmq://: ignored beyond
- * ordering by mtype). IPCX_ENOTSUP on schemes without priorities. */
+/* Send with a priority (mq://: 0 .. 32766, higher first; 32767, the highest of
+ * sysconf(_SC_MQ_PRIO_MAX), is reserved for the close marker: IPCX_EINVAL; sysvmq://:
+ * ignored beyond ordering by mtype). ipcx_send is priority 0. IPCX_ENOTSUP on schemes
+ * without priorities. */
 IPCX_API int ipcx_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned prio,
                             int timeout_ms);
 
