@@ -29,11 +29,13 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
-#define LIST_MQ_DIR  "/dev/mqueue"
-#define LIST_SHM_DIR "/dev/shm"
-#define LIST_SYSV    "/proc/sysvipc/"
+#define LIST_MQ_DIR       "/dev/mqueue"
+#define LIST_SHM_DIR      "/dev/shm"
+#define LIST_SYSV         "/proc/sysvipc/"
+#define LIST_MQUEUE_MAGIC 0x19800202 /* statfs f_type of mqueue, linux/magic.h */
 
 static const char *const list_kinds[] = {
         [IPCX_OBJ_POSIX_MQ] = "posix-mq",   [IPCX_OBJ_POSIX_SHM] = "posix-shm",
@@ -239,6 +241,16 @@ list_mq_count(const char *kname, bool *gone)
 	return a.mq_curmsgs;
 }
 
+/* Whether /dev/mqueue is the mqueue file system (and not the empty directory left where
+ * it is not mounted). */
+static bool
+list_have_mqueue(void)
+{
+	struct statfs sf;
+
+	return statfs(LIST_MQ_DIR, &sf) == 0 && sf.f_type == LIST_MQUEUE_MAGIC;
+}
+
 static int
 list_posix_mq(list_ctx *c)
 {
@@ -248,10 +260,13 @@ list_posix_mq(list_ctx *c)
 	DIR *d;
 	int rv = 0;
 
-	if ((d = opendir(LIST_MQ_DIR)) == NULL) {
+	if (!list_have_mqueue()) {
 		list_note(c, "/dev/mqueue is not mounted: POSIX queues are listed from the "
 		             "registry only");
 		return 0;
+	}
+	if ((d = opendir(LIST_MQ_DIR)) == NULL) {
+		return 0; /* unmounted since: the same as above, said once is enough */
 	}
 	while ((e = readdir(d)) != NULL) {
 		ipcx_obj_info *o;
@@ -598,7 +613,7 @@ ipcx_obj_list(ipcx_obj_info **list, size_t *n, int flags)
 		list_note(&c, "the creator registry cannot be read: ipcx's FIFOs, sockets and logs "
 		              "are not listed");
 	}
-	have_mq = access(LIST_MQ_DIR, R_OK | X_OK) == 0;
+	have_mq = list_have_mqueue();
 	if ((rv = list_posix_mq(&c)) != 0 || (!have_mq && (rv = list_posix_mq_registry(&c)) != 0) ||
 	    (rv = list_posix_shm(&c)) != 0 || (rv = list_sysv(&c, IPCX_OBJ_SYSV_MSG, "msg")) != 0 ||
 	    (rv = list_sysv(&c, IPCX_OBJ_SYSV_SHM, "shm")) != 0 ||
@@ -606,7 +621,9 @@ ipcx_obj_list(ipcx_obj_info **list, size_t *n, int flags)
 		goto fail;
 	}
 	list_prune(&c);
-	qsort(c.v, c.n, sizeof *c.v, list_cmp);
+	if (c.n > 1) {
+		qsort(c.v, c.n, sizeof *c.v, list_cmp);
+	}
 	for (size_t i = 0; i < c.nreg; i++) {
 		free(c.reg[i].name);
 	}
@@ -734,7 +751,10 @@ list_target_parse(list_target *t, const char *s)
 
 	memset(t, 0, sizeof *t);
 	t->id = -1;
-	if (colon != NULL && (t->kind = list_kind_find(s, (size_t)(colon - s))) != 0) {
+	/* "fifo" and "file" are kinds and schemes: fifo:///path is the URL (percent-encoded),
+	 * fifo:/path the name as listed (raw bytes) */
+	if (colon != NULL && (t->kind = list_kind_find(s, (size_t)(colon - s))) != 0 &&
+	    !(t->kind >= IPCX_OBJ_FIFO && colon[1] == '/' && colon[2] == '/')) {
 		const char *rest = colon + 1;
 		switch (t->kind) {
 		case IPCX_OBJ_POSIX_MQ:
