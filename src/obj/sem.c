@@ -19,8 +19,9 @@
 /* How long an opener of a System V set waits for its creator to initialise it. */
 #define SEM_OPEN_WAIT_MS 1000
 #define SEM_RACE_TRIES   100
-/* SEMVMX, the largest value of a System V semaphore (and of a process's undo adjustment);
- * fixed in the kernel, not a sysctl. */
+/* SEMVMX, the largest value of a System V semaphore, and SEMAEM, the largest undo
+ * adjustment (the kernel allows -(SEMAEM + 1) .. SEMAEM): both 32767, fixed in the kernel,
+ * not sysctls. */
 #define SEM_SYSV_VMX 32767
 
 enum { SEM_NAMED = 1, SEM_UNNAMED, SEM_SYSV };
@@ -238,19 +239,21 @@ sem_sysv_open(ipcx_sem *s, key_t key, unsigned value, int flags, unsigned mode)
 	return 0;
 }
 
-/* Why a SEM_UNDO increment failed with ERANGE: the value, or this process's adjustment. */
+/* Why a SEM_UNDO operation failed with ERANGE: the value (a post), or this process's
+ * adjustment (either). */
 static int
-sem_sysv_range_err(ipcx_sem *s)
+sem_sysv_range_err(ipcx_sem *s, bool post)
 {
-	int v = semctl(s->semid, 0, GETVAL);
-
-	if (v >= SEM_SYSV_VMX) {
+	if (post && semctl(s->semid, 0, GETVAL) >= SEM_SYSV_VMX) {
 		ipcx__errdetail_set("SEMVMX is %d: System V semaphore %s is at its largest value",
 		                    SEM_SYSV_VMX, s->id);
 	} else {
-		ipcx__errdetail_set("SEMVMX is %d: this process's SEM_UNDO adjustment of %s would "
-		                    "pass it (%d more posts than waits, or waits than posts)",
-		                    SEM_SYSV_VMX, s->id, SEM_SYSV_VMX);
+		/* the kernel keeps the adjustment within -(SEMAEM + 1) .. SEMAEM */
+		ipcx__errdetail_set("SEMAEM is %d: this process's SEM_UNDO adjustment of %s would "
+		                    "leave -%d..%d (it posted %d more times than it waited, or "
+		                    "waited %d more times than it posted)",
+		                    SEM_SYSV_VMX, s->id, SEM_SYSV_VMX + 1, SEM_SYSV_VMX,
+		                    SEM_SYSV_VMX + 1, SEM_SYSV_VMX);
 	}
 	return IPCX_ERANGE;
 }
@@ -287,7 +290,7 @@ sem_sysv_wait(ipcx_sem *s, int timeout_ms)
 			return IPCX_ETIMEDOUT;
 		}
 		if (errno == ERANGE) {
-			return sem_sysv_range_err(s);
+			return sem_sysv_range_err(s, false);
 		}
 		return ipcx__err(errno);
 	}
@@ -316,7 +319,7 @@ sem_sysv_post(ipcx_sem *s)
 			return 0;
 		}
 		if (errno == ERANGE) {
-			return sem_sysv_range_err(s);
+			return sem_sysv_range_err(s, true);
 		}
 		return ipcx__err(errno);
 	}
