@@ -4,7 +4,7 @@
 #
 #   usage: smoke.sh BINDIR CASE
 #   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_tcp echo_tcp6
-#         echo_udp.  Exit 0 pass, 1 fail, 77 skip (echo_tcp6 without IPv6).
+#         echo_udp shmem shmem_sysv.  Exit 0 pass, 1 fail, 77 skip (echo_tcp6 without IPv6).
 set -u
 
 [ $# -eq 2 ] || { echo "usage: smoke.sh BINDIR CASE" >&2; exit 2; }
@@ -114,6 +114,26 @@ echo_case() {
 	expect_clean
 }
 
+# shmem_case NAME ITEMS SLOTS: the shmem example passes ITEMS items through SLOTS slots of
+# segment NAME; the consumer prints each in order, then both report.
+shmem_case() {
+	$T "$bindir/shmem" --items "$2" --slots "$3" "$1" >"$tmp/shmem.out" 2>"$tmp/shmem.err" ||
+		fail "shmem exited with status $?"
+	i=1
+	: >"$tmp/shmem.want"
+	while [ $i -le "$2" ]; do
+		echo "consumer: got \"item $i of $2\"" >>"$tmp/shmem.want"
+		i=$((i + 1))
+	done
+	echo "consumer: end after $2 items" >>"$tmp/shmem.want"
+	echo "producer: $2 items through $3 slots; consumer exited 0" >>"$tmp/shmem.want"
+	cmp -s "$tmp/shmem.want" "$tmp/shmem.out" || {
+		echo "--- expected in shmem.out" >&2
+		cat "$tmp/shmem.want" >&2
+		fail "unexpected output of shmem"
+	}
+}
+
 case $case in
 hello_pipe)
 	$T "$bindir/hello_pipe" >"$tmp/hello.out" 2>"$tmp/hello.err" || fail "exit status $?"
@@ -198,6 +218,18 @@ echo_tcp6)
 echo_udp)
 	# One datagram per message: sizes stay below the 64 KiB datagram limit.
 	echo_case "udp://127.0.0.1:0" 60000 signal
+	;;
+shmem)
+	# producer -> consumer through a 4-slot ring; the segment must be gone afterwards
+	shmem_case "shmem-smoke-$$" 20 4
+	[ ! -e "/dev/shm/ipcx.shmem-smoke-$$" ] || fail "left behind: /dev/shm/ipcx.shmem-smoke-$$"
+	;;
+shmem_sysv)
+	# the same over a System V segment, its key (decimal) from this shell's pid
+	key=$((0x5e000000 + ($$ & 0xffffff)))
+	shmem_case "sysv:$key" 50 3
+	! awk -v k="$key" 'NR > 1 && $1 == k { found = 1 } END { exit !found }' \
+		/proc/sysvipc/shm || fail "left behind: System V segment with key $key"
 	;;
 *)
 	echo "smoke.sh: unknown case '$case'" >&2
