@@ -451,16 +451,24 @@ ipcx_shm_size(const ipcx_shm *s)
 static void
 shm_posix_remove_own(const ipcx_shm *s)
 {
+	char path[sizeof "/dev/shm" + IPCX__OBJ_ID_MAX];
 	struct stat st;
-	int fd = shm_open(s->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	int fd = shm_open(s->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0), rv;
 
-	if (fd < 0) {
+	if (fd >= 0) {
+		rv = fstat(fd, &st);
+		close(fd);
+	} else if (errno == EACCES) {
+		/* a mode without read permission for us: look at glibc's file instead */
+		snprintf(path, sizeof path, "/dev/shm%s", s->id);
+		rv = lstat(path, &st);
+	} else {
 		return; /* removed already (ipcx_shm_unlink, ipcx rm) */
 	}
-	if (fstat(fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino) {
-		shm_unlink(s->id);
+	if (rv == 0 && (st.st_dev != s->dev || st.st_ino != s->ino)) {
+		return;
 	}
-	close(fd);
+	shm_unlink(s->id);
 }
 
 IPCX_API void
