@@ -14,6 +14,7 @@ T=10 # bound of every command: a failure never hangs
 
 # named like every test directory, so that the suite's leak check sees one left behind
 D=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-t-${IPCX_TEST_TAG:-cli}-$$-XXXXXX")
+export IPCX_REGISTRY_DIR=$D/registry # the listeners' creator records: never the user's
 PIDS=()
 cleanup() {
 	local p
