@@ -491,11 +491,24 @@ tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *
 			return 1;
 		}
 		if (pid == 0) {
-			int rv = _cmocka_run_group_tests(group, &tests[i], 1, NULL, NULL);
+			int rv;
+			setpgid(0, 0); /* its peers join this group: one kill ends them all */
+			rv = _cmocka_run_group_tests(group, &tests[i], 1, NULL, NULL);
 			fflush(stdout);
 			fflush(stderr);
 			exit(rv == 0 ? 0 : 1); /* exit, not _exit: LeakSanitizer checks here */
 		}
+		setpgid(pid, pid); /* also here: no race with the child's own call */
+		{
+			siginfo_t si;
+			while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == -1 &&
+			       errno == EINTR) {
+			}
+		}
+		/* Peers of a test that crashed are still waiting for it: end them now rather
+		 * than at their alarm (they hold the output pipe that CTest waits on). The
+		 * unreaped test process keeps its pid, so the group cannot be anybody else's. */
+		kill(-pid, SIGKILL);
 		while (waitpid(pid, &st, 0) == -1 && errno == EINTR) {
 		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
