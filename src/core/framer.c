@@ -232,7 +232,7 @@ framer_body(ipcx__framer *fr, unsigned char *dst, size_t *got, int64_t deadline)
 	if (take > avail) {
 		take = avail;
 	}
-	memcpy(dst + *got, fr->rbuf + fr->rhead, take);
+	ipcx__copy(dst + *got, fr->rbuf + fr->rhead, take);
 	fr->rhead += take;
 	*got += take;
 	while (*got < fr->need) {
@@ -311,7 +311,7 @@ ipcx__framer_recv(ipcx__framer *fr, void *buf, size_t cap, size_t *len, int64_t 
 		if ((rv = framer_body(fr, fr->stash, &fr->stashed, deadline)) != 0) {
 			return rv;
 		}
-		memcpy(out, fr->stash, (size_t)fr->need);
+		ipcx__copy(out, fr->stash, (size_t)fr->need);
 		free(fr->stash);
 		fr->stash = NULL;
 		fr->stashed = 0;

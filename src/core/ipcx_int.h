@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -22,6 +23,15 @@
 
 struct addrinfo;
 struct sockaddr;
+
+/* memcpy that takes (NULL, 0): a zero-length message may live in a NULL buffer. */
+static inline void
+ipcx__copy(void *dst, const void *src, size_t n)
+{
+	if (n > 0) {
+		memcpy(dst, src, n);
+	}
+}
 
 /* errno -> IPCX_E*, once, at the syscall. */
 static inline int
@@ -226,6 +236,8 @@ extern const struct ipcx__transport ipcx__unix;
 extern const struct ipcx__transport ipcx__tcp;
 extern const struct ipcx__transport ipcx__udp;
 extern const struct ipcx__transport ipcx__mq;
+extern const struct ipcx__transport ipcx__sysvmq;
+extern const struct ipcx__transport ipcx__file;
 
 const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 
@@ -333,5 +345,18 @@ int ipcx__shm_hdr_check(const struct ipcx__shm_hdr *h, uint64_t objsize);
  * written. Start *step_ns at IPCX__BACKOFF_MIN_NS. (src/obj/lock.c) */
 #define IPCX__BACKOFF_MIN_NS 50000
 int ipcx__backoff(int64_t *step_ns, int64_t deadline);
+
+/* ---- file:// logs (src/core/crc32c.c, src/transport/file.c) -------------------------- */
+
+/* CRC-32C (Castagnoli) of buf, continuing from crc (0 to start): the SSE4.2 instruction
+ * where the CPU has it, else slice-by-8 tables; _sw always the tables (for tests). */
+uint32_t ipcx__crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t ipcx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* The header of a file:// log: its flags (0x1 a listener's log, removed by its creator on
+ * close; 0x2 one direction of a client's private pair; neither: a durable log of data),
+ * creator pid and start time, and whether it was created since the last boot (before
+ * that, the pid names nobody). IPCX_EPROTO if path is no log. */
+int ipcx__file_header(const char *path, unsigned *flags, pid_t *creator, unsigned long long *start,
+                      bool *this_boot);
 
 #endif /* IPCX_INT_H */

@@ -413,7 +413,7 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 		if (d->pm_len > cap) {
 			return IPCX_EMSGSIZE;
 		}
-		memcpy(buf, d->ovf, d->pm_len);
+		ipcx__copy(buf, d->ovf, d->pm_len);
 		d->pm_active = false;
 		return 0;
 	}
@@ -448,7 +448,7 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 			}
 			/* keep the datagram whole in ovf for the next call */
 			memmove(d->ovf + cap, d->ovf, (size_t)n - cap);
-			memcpy(d->ovf, buf, cap);
+			ipcx__copy(d->ovf, buf, cap);
 			d->pm_len = (size_t)n;
 			d->pm_active = true;
 			return IPCX_EMSGSIZE;

@@ -550,7 +550,7 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 			/* keep the message: gather the first record's payload in ovf */
 			size_t inb = payload < inbuf ? payload : inbuf;
 			memmove(u->ovf + inb, u->ovf, payload - inb);
-			memcpy(u->ovf, buf, inb);
+			ipcx__copy(u->ovf, buf, inb);
 			u->pm_active = true;
 			u->pm_total = total;
 			u->pm_got = payload;
@@ -572,7 +572,7 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 		if (u->pm_heap != NULL) {
 			dst = u->pm_heap; /* go on filling it; copied out once, below */
 		} else {
-			memcpy(out, u->ovf, got);
+			ipcx__copy(out, u->ovf, got);
 		}
 		rn = u->pm_nfds;
 		memcpy(rfds, u->pm_fds, rn * sizeof(int));
@@ -623,7 +623,7 @@ unix_recv_msg(unix_chan *u, void *buf, size_t cap, size_t *len, int *fds, size_t
 		got += n;
 	}
 	if (dst != out) {
-		memcpy(out, dst, total);
+		ipcx__copy(out, dst, total);
 		free(u->pm_heap);
 		u->pm_heap = NULL;
 	}
