@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +33,16 @@ typedef struct udp_peers {
 	udp_peer *v;
 } udp_peers;
 
+/* A datagram read by the listener before its sender had a channel. */
+typedef struct udp_dgram {
+	struct udp_dgram *next;
+	udp_peer from;
+	size_t len;
+	unsigned char data[];
+} udp_dgram;
+
+#define UDP_PEND_MAX 1024 /* datagrams of not-yet-accepted senders kept by a listener */
+
 typedef struct udp_chan {
 	ipcx_chan base;
 	int fd;
@@ -41,6 +53,8 @@ typedef struct udp_chan {
 	size_t pm_len;
 	udp_peers *peers; /* accepted channels: the listener's table, to leave on close */
 	udp_peer peer;
+	udp_dgram *q_head; /* what the sender sent before it was accepted, in order */
+	udp_dgram **q_tail;
 } udp_chan;
 
 typedef struct udp_listener {
@@ -49,6 +63,11 @@ typedef struct udp_listener {
 	struct sockaddr_storage local;
 	socklen_t local_len;
 	udp_peers *peers;
+	/* datagrams of senders not accepted yet, read while draining for another sender;
+	 * evfd is readable while there are any, and epfd (socket + evfd) is the listener fd */
+	udp_dgram *pend_head, **pend_tail;
+	size_t npend;
+	int evfd, epfd;
 	unsigned char buf[UDP_BUF];
 } udp_listener;
 
@@ -138,6 +157,7 @@ udp_chan_new(ipcx_chan **cp, int fd, int family, const ipcx__opts *o)
 	}
 	ipcx__chan_init(&d->base, &ipcx__udp, o->max_msg < lim ? o->max_msg : lim);
 	d->fd = fd;
+	d->q_tail = &d->q_head;
 	*cp = &d->base;
 	return 0;
 }
@@ -162,6 +182,39 @@ udp_port_free(const struct addrinfo *ai)
 		rv = ipcx__err(errno);
 	}
 	close(probe);
+	return rv;
+}
+
+/* The listener's pollable fd: an epoll set of its socket and an eventfd that is readable
+ * while datagrams of unaccepted senders are kept in user space. */
+static int
+udp_listener_pollset(udp_listener *l, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rv;
+
+	if ((l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		return ipcx__err(errno);
+	}
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ev;
+	}
+	ev.data.fd = fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ep;
+	}
+	ev.data.fd = l->evfd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ep;
+	}
+	return 0;
+fail_ep:
+	close(l->epfd);
+fail_ev:
+	close(l->evfd);
 	return rv;
 }
 
@@ -217,17 +270,23 @@ udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	}
 	pthread_mutex_init(&l->peers->mu, NULL);
 	l->peers->refs = 1;
+	l->evfd = l->epfd = -1;
+	l->pend_tail = &l->pend_head;
 	l->local_len = sizeof l->local;
 	if (getsockname(fd, (struct sockaddr *)&l->local, &l->local_len) == -1) {
 		rv = ipcx__err(errno);
-		pthread_mutex_destroy(&l->peers->mu);
-		goto fail;
+		goto fail_mu;
+	}
+	if ((rv = udp_listener_pollset(l, fd)) != 0) {
+		goto fail_mu;
 	}
 	l->base.tp = &ipcx__udp;
 	l->base.opts = *o;
 	l->fd = fd;
 	*lp = &l->base;
 	return 0;
+fail_mu:
+	pthread_mutex_destroy(&l->peers->mu);
 fail:
 	if (l != NULL) {
 		free(l->peers);
@@ -237,7 +296,6 @@ fail:
 	return rv;
 }
 
-/* A socket of the sender's own: same local address, connected to the sender. */
 static int
 udp_peer_socket(udp_listener *l, const udp_peer *p)
 {
@@ -258,53 +316,172 @@ udp_peer_socket(udp_listener *l, const udp_peer *p)
 	return fd;
 }
 
+static udp_dgram *
+udp_dgram_new(const udp_peer *from, const void *data, size_t len)
+{
+	udp_dgram *g = malloc(sizeof *g + len);
+
+	if (g != NULL) {
+		g->next = NULL;
+		g->from = *from;
+		g->len = len;
+		ipcx__copy(g->data, data, len);
+	}
+	return g;
+}
+
+static void
+udp_dgrams_free(udp_dgram *g)
+{
+	while (g != NULL) {
+		udp_dgram *next = g->next;
+		free(g);
+		g = next;
+	}
+}
+
+/* Keep the listener's fd readable exactly while datagrams of unaccepted senders wait. */
+static void
+udp_listener_sync_ev(udp_listener *l)
+{
+	uint64_t v = 1;
+	ssize_t n = l->npend > 0 ? write(l->evfd, &v, sizeof v) : read(l->evfd, &v, sizeof v);
+
+	IPCX__UNUSED(n);
+}
+
+/* Take the oldest kept datagram of a sender that has no channel yet; drop those of
+ * senders that have one now (they raced its connect; udp may lose them). */
+static udp_dgram *
+udp_pend_take_new(udp_listener *l)
+{
+	udp_dgram **pp = &l->pend_head, *g;
+
+	while ((g = *pp) != NULL) {
+		*pp = g->next;
+		l->npend--;
+		if (!udp_peers_has(l->peers, &g->from.ss, g->from.len)) {
+			break;
+		}
+		free(g);
+	}
+	for (pp = &l->pend_head; *pp != NULL; pp = &(*pp)->next) {
+	}
+	l->pend_tail = pp; /* it may have pointed into a node taken out */
+	return g;
+}
+
+/* Give the new channel every datagram its sender sent before now: those kept by the
+ * listener, then those still queued on the listener socket (other senders' go to the
+ * listener's list). */
+static void
+udp_hand_over(udp_listener *l, udp_chan *d)
+{
+	udp_dgram **pp = &l->pend_head, *g;
+
+	while ((g = *pp) != NULL) {
+		if (udp_peer_eq(&d->peer, &g->from.ss, g->from.len)) {
+			*pp = g->next;
+			l->npend--;
+			g->next = NULL;
+			*d->q_tail = g;
+			d->q_tail = &g->next;
+		} else {
+			pp = &g->next;
+		}
+	}
+	l->pend_tail = pp;
+	for (;;) {
+		udp_peer p;
+		ssize_t n;
+		p.len = sizeof p.ss;
+		n = recvfrom(l->fd, l->buf, sizeof l->buf, MSG_DONTWAIT, (struct sockaddr *)&p.ss,
+		             &p.len);
+		if (n < 0) {
+			if (errno == EINTR || errno == ECONNREFUSED) {
+				continue;
+			}
+			break;
+		}
+		if (udp_peer_eq(&d->peer, &p.ss, p.len)) {
+			if ((g = udp_dgram_new(&p, l->buf, (size_t)n)) != NULL) {
+				*d->q_tail = g;
+				d->q_tail = &g->next;
+			}
+		} else if (!udp_peers_has(l->peers, &p.ss, p.len) && l->npend < UDP_PEND_MAX &&
+		           (g = udp_dgram_new(&p, l->buf, (size_t)n)) != NULL) {
+			*l->pend_tail = g;
+			l->pend_tail = &g->next;
+			l->npend++;
+		}
+	}
+}
+
 static int
 udp_accept(ipcx_listener *lb, ipcx_chan **cp, int64_t deadline)
 {
 	udp_listener *l = (udp_listener *)lb;
 
 	for (;;) {
+		udp_dgram *first = udp_pend_take_new(l);
 		udp_peer p;
+		const unsigned char *data;
+		size_t len;
 		udp_chan *d;
-		ssize_t n;
 		int fd, rv;
-		p.len = sizeof p.ss;
-		n = recvfrom(l->fd, l->buf, sizeof l->buf, MSG_DONTWAIT, (struct sockaddr *)&p.ss,
-		             &p.len);
-		if (n < 0) {
-			if (errno == EAGAIN) {
-				if ((rv = ipcx__wait_fd(l->fd, POLLIN, deadline)) < 0) {
-					return rv;
+		if (first != NULL) {
+			p = first->from;
+			data = first->data;
+			len = first->len;
+		} else {
+			ssize_t n;
+			p.len = sizeof p.ss;
+			n = recvfrom(l->fd, l->buf, sizeof l->buf, MSG_DONTWAIT,
+			             (struct sockaddr *)&p.ss, &p.len);
+			if (n < 0) {
+				if (errno == EAGAIN) {
+					if ((rv = ipcx__wait_fd(l->fd, POLLIN, deadline)) < 0) {
+						udp_listener_sync_ev(l);
+						return rv;
+					}
+				} else if (errno != EINTR && errno != ECONNREFUSED) {
+					return ipcx__err(errno);
 				}
-			} else if (errno != EINTR && errno != ECONNREFUSED) {
-				return ipcx__err(errno);
+				continue;
 			}
-			continue;
-		}
-		/* A known sender's datagram that raced its channel's connect() lands here; it
-		 * is dropped, which udp allows. */
-		if (udp_peers_has(l->peers, &p.ss, p.len)) {
-			continue;
+			/* a known sender's datagram that raced its channel's connect(): dropped,
+			 * which udp allows */
+			if (udp_peers_has(l->peers, &p.ss, p.len)) {
+				continue;
+			}
+			data = l->buf;
+			len = (size_t)n;
 		}
 		if ((fd = udp_peer_socket(l, &p)) < 0) {
+			free(first);
 			return fd;
 		}
 		if ((rv = udp_chan_new(cp, fd, l->local.ss_family, &l->base.opts)) != 0) {
 			close(fd);
+			free(first);
 			return rv;
 		}
 		d = (udp_chan *)*cp;
 		if ((rv = udp_peers_add(l->peers, &p)) != 0) {
 			ipcx_close(*cp);
 			*cp = NULL;
+			free(first);
 			return rv;
 		}
 		d->peers = l->peers;
 		d->peer = p;
-		memcpy(d->ovf, l->buf, (size_t)n);
-		d->pm_len = (size_t)n;
-		d->pm_active =
-		        true; /* the datagram that announced the sender is its first message */
+		/* the datagram that announced the sender is its first message */
+		memcpy(d->ovf, data, len);
+		d->pm_len = len;
+		d->pm_active = true;
+		free(first);
+		udp_hand_over(l, d);
+		udp_listener_sync_ev(l);
 		return 0;
 	}
 }
@@ -314,7 +491,10 @@ udp_listener_close(ipcx_listener *lb)
 {
 	udp_listener *l = (udp_listener *)lb;
 
+	close(l->epfd);
+	close(l->evfd);
 	close(l->fd);
+	udp_dgrams_free(l->pend_head);
 	udp_peers_release(l->peers, NULL);
 	free(l);
 }
@@ -322,7 +502,7 @@ udp_listener_close(ipcx_listener *lb)
 static int
 udp_listener_fd(ipcx_listener *lb)
 {
-	return ((udp_listener *)lb)->fd;
+	return ((udp_listener *)lb)->epfd;
 }
 
 static int
@@ -417,6 +597,23 @@ udp_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 		d->pm_active = false;
 		return 0;
 	}
+	if (d->q_head != NULL) {
+		/* sent before the listener accepted its sender: in order, ahead of the socket */
+		udp_dgram *g = d->q_head;
+		*len = g->len;
+		if (g->len > cap) {
+			memcpy(d->ovf, g->data, g->len); /* keep it whole, like any datagram */
+			d->pm_len = g->len;
+			d->pm_active = true;
+		} else {
+			ipcx__copy(buf, g->data, g->len);
+		}
+		if ((d->q_head = g->next) == NULL) {
+			d->q_tail = &d->q_head;
+		}
+		free(g);
+		return d->pm_active ? IPCX_EMSGSIZE : 0;
+	}
 	/* as in unix.c: after a futile try, wait first; probe now and then */
 	wait = deadline != IPCX__FOREVER && d->wait_first && (++d->probe & 15) != 0;
 	for (;;) {
@@ -473,7 +670,9 @@ udp_fd(ipcx_chan *c)
 static bool
 udp_pending(ipcx_chan *c)
 {
-	return ((udp_chan *)c)->pm_active;
+	udp_chan *d = (udp_chan *)c;
+
+	return d->pm_active || d->q_head != NULL;
 }
 
 static void
@@ -485,6 +684,7 @@ udp_close(ipcx_chan *c)
 	if (d->peers != NULL) {
 		udp_peers_release(d->peers, &d->peer);
 	}
+	udp_dgrams_free(d->q_head);
 	free(d->ovf);
 	free(d);
 }
