@@ -91,6 +91,16 @@ url_mq(char *buf, size_t cap)
 
 #define MQ_MAX ((size_t)8192) /* fs.mqueue.msgsize_max, the default message size */
 
+/* sysvmq: ftok of the test's own directory (exists, unique), a proj that varies per call */
+static void
+url_sysvmq(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "sysvmq://%s?proj=%u", tu_dir(),
+	         ((unsigned)getpid() + tu_next()) % 255 + 1);
+}
+
+#define SYSVMQ_MAX ((size_t)8191) /* kernel.msgmax (8192) minus ipcx's 1-byte header */
+
 static const scheme schemes[] = {
         {"pipe", NULL, true, IPCX_DEFAULT_MAX_MSG},
         {"fifo", url_fifo, true, IPCX_DEFAULT_MAX_MSG},
@@ -100,6 +110,7 @@ static const scheme schemes[] = {
         {"tcp6", url_tcp6, true, IPCX_DEFAULT_MAX_MSG},
         {"udp", url_udp, false, UDP_MAX},
         {"mq", url_mq, true, MQ_MAX},
+        {"sysvmq", url_sysvmq, true, SYSVMQ_MAX},
 };
 
 static const scheme *S; /* the scheme under test */
@@ -1750,8 +1761,9 @@ test_fifo_dial_times_out_when_not_accepted_then_listener_serves_next(void **stat
 	pid_t pid;
 
 	(void)state;
-	SKIP_IF(strcmp(S->name, "fifo") != 0 && strcmp(S->name, "mq") != 0,
-	        "only fifo and mq dials wait for accept");
+	SKIP_IF(strcmp(S->name, "fifo") != 0 && strcmp(S->name, "mq") != 0 &&
+	                strcmp(S->name, "sysvmq") != 0,
+	        "only fifo, mq and sysvmq dials wait for accept");
 	fx_listen(&f, NULL);
 	/* Nobody accepts: the dial gives up, and removes the FIFOs (queues) it made. */
 	assert_rv(ipcx_dial(&c, f.url, NULL, 50), IPCX_ETIMEDOUT);
@@ -1858,6 +1870,25 @@ main(int argc, char **argv)
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_MSGQUEUE, &rl);
 		}
+	}
+	if (strcmp(S->name, "sysvmq") == 0) {
+		/* this machine's limit: min(kernel.msgmax, kernel.msgmnb) minus the header */
+		static scheme sv;
+		size_t lim[2] = {8192, 16384};
+		const char *files[2] = {"/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb"};
+		sv = *S;
+		for (int i = 0; i < 2; i++) {
+			FILE *fp = fopen(files[i], "r");
+			long v;
+			if (fp != NULL) {
+				if (fscanf(fp, "%ld", &v) == 1 && v > 1) {
+					lim[i] = (size_t)v;
+				}
+				fclose(fp);
+			}
+		}
+		sv.max = (lim[0] < lim[1] ? lim[0] : lim[1]) - 1;
+		S = &sv;
 	}
 	if (strcmp(S->name, "tcp6") == 0 && !tu_have_ipv6()) {
 		printf("SKIP: no IPv6 loopback here\n");

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static const struct ipcx__transport *const transports[] = {
-        &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp, &ipcx__mq,
+        &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp, &ipcx__mq, &ipcx__sysvmq,
 };
 
 static const char *const core_keys[] = {"maxmsg", "mode", "keep", "raw", NULL};
