@@ -549,6 +549,89 @@ test_sysv_removed_while_waiting_fails_the_wait(void **state)
 	fix_close(&f);
 }
 
+/* Eight processes create-or-open one semaphore of value 3 at once and each tries to take
+ * it: none fails, exactly one creates and initialises it (a second initialisation would
+ * let more than three through). That no opener uses a System V set before its creator
+ * sets the value is pinned, deterministically, by test_sysv_open_waits_for_initialisation. */
+static void
+run_create_race(bool sysv)
+{
+	enum { N = 8 };
+	int start[2], done[2], rep[2], taken = 0;
+	pid_t kids[N];
+	char name[64], b;
+	unsigned v;
+	ipcx_sem *s;
+
+	if (sysv) {
+		sysv_name(name, sizeof name);
+	} else {
+		posix_name(name, sizeof name);
+	}
+	tu_pipe(start);
+	tu_pipe(done);
+	tu_pipe(rep);
+	for (int i = 0; i < N; i++) {
+		kids[i] = tu_fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			ipcx_sem *t = NULL;
+			char r;
+			int rv;
+			close(start[1]);
+			close(done[1]);
+			tu_get(start[0], &b, 1, WAIT_MS); /* EOF: go */
+			rv = ipcx_sem_open(&t, name, 3, IPCX_CREATE, 0);
+			if (rv == 0) {
+				rv = ipcx_sem_wait(t, 0);
+			}
+			r = rv == 0 ? 'y' : rv == IPCX_ETIMEDOUT ? 'n' : 'e';
+			if (r == 'e') {
+				fprintf(stderr, "child: %s\n", ipcx_err_name(rv));
+			}
+			tu_put(rep[1], &r, 1);
+			/* the creator's close removes it: only once everyone has tried */
+			tu_get(done[0], &b, 1, WAIT_MS);
+			ipcx_sem_close(t);
+			tu_child_exit(r == 'e');
+		}
+	}
+	close(start[0]);
+	close(done[0]);
+	close(rep[1]);
+	close(start[1]);
+	for (int i = 0; i < N; i++) {
+		char r = 0;
+		assert_int_equal(tu_get(rep[0], &r, 1, WAIT_MS), 0);
+		assert_true(r == 'y' || r == 'n');
+		taken += r == 'y';
+	}
+	assert_int_equal(taken, 3);
+	/* still there (its creator waits for done): the value is what is left */
+	assert_rv(ipcx_sem_open(&s, name, 0, 0, 0), 0);
+	assert_rv(ipcx_sem_value(s, &v), 0);
+	assert_int_equal(v, 0);
+	ipcx_sem_close(s);
+	close(done[1]);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(tu_wait(kids[i], WAIT_MS), 0);
+	}
+	close(rep[0]);
+	assert_rv(ipcx_sem_open(&s, name, 0, 0, 0), IPCX_ENOENT);
+}
+
+static void
+test_posix_create_race_initialises_once(void **state)
+{
+	run_create_race(false);
+}
+
+static void
+test_sysv_create_race_initialises_once(void **state)
+{
+	run_create_race(true);
+}
+
 /* ---- creation, removal, modes ------------------------------------------------------------ */
 
 static void
@@ -916,6 +999,8 @@ main(int argc, char **argv)
 	        T(test_sysv_poster_exit_takes_posts_back),
 	        T(test_sysv_open_waits_for_initialisation),
 	        T(test_sysv_removed_while_waiting_fails_the_wait),
+	        T(test_posix_create_race_initialises_once),
+	        T(test_sysv_create_race_initialises_once),
 	        T(test_posix_create_flags),
 	        T(test_sysv_create_flags),
 	        T(test_posix_keep_survives_close),

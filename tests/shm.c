@@ -408,6 +408,121 @@ test_sysv_close_spares_successor(void **state)
 	run_close_spares_successor(true);
 }
 
+/* ---- many processes creating one segment at once --------------------------------------------- */
+
+#define NRACE 8
+
+/* Start NRACE children at once (they wait for the start pipe to close); each runs fn and
+ * writes a report of rsize bytes, then stays until the done pipe closes, so that no
+ * creator removes the object while others still open it. */
+static void
+race(int (*fn)(const char *name, void *report), void (*fin)(void), const char *name, void *reports,
+     size_t rsize)
+{
+	int start[2], done[2], rep[2];
+	pid_t kids[NRACE];
+	char b;
+
+	tu_pipe(start);
+	tu_pipe(done);
+	tu_pipe(rep);
+	for (int i = 0; i < NRACE; i++) {
+		kids[i] = tu_fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			char r[64] = {0};
+			int st;
+			close(start[1]);
+			close(done[1]);
+			tu_get(start[0], &b, 1, WAIT_MS); /* EOF: go */
+			st = fn(name, r);
+			tu_put(rep[1], r, rsize);
+			tu_get(done[0], &b, 1, WAIT_MS); /* EOF: everyone has reported */
+			fin();
+			tu_child_exit(st);
+		}
+	}
+	close(start[0]);
+	close(done[0]);
+	close(rep[1]);
+	close(start[1]);
+	for (int i = 0; i < NRACE; i++) {
+		assert_int_equal(
+		        tu_get(rep[0], (char *)reports + (size_t)i * rsize, rsize, WAIT_MS), 0);
+	}
+	close(done[1]);
+	for (int i = 0; i < NRACE; i++) {
+		assert_int_equal(tu_wait(kids[i], WAIT_MS), 0);
+	}
+	close(rep[0]);
+}
+
+struct race_report {
+	int32_t rv;
+	int32_t creator; /* from the header */
+	int32_t me;
+	uint32_t size;
+};
+
+static ipcx_shm *race_shm;
+
+static int
+race_open(const char *name, void *report)
+{
+	struct race_report *r = report;
+
+	r->me = (int32_t)getpid();
+	r->rv = ipcx_shm_open(&race_shm, name, 4096, IPCX_CREATE, 0);
+	if (r->rv != 0) {
+		return 1;
+	}
+	r->creator =
+	        ((const struct ipcx__shm_hdr *)((char *)ipcx_shm_ptr(race_shm) - 64))->creator_pid;
+	r->size = (uint32_t)ipcx_shm_size(race_shm);
+	return 0;
+}
+
+/* after everyone reported: the creator's close removes it, the others' only unmap */
+static void
+race_close(void)
+{
+	ipcx_shm_close(race_shm);
+}
+
+static void
+run_create_race(bool sysv)
+{
+	struct race_report r[NRACE];
+	char name[64];
+	int creators = 0;
+
+	any_name(name, sizeof name, sysv);
+	race(race_open, race_close, name, r, sizeof r[0]);
+	for (int i = 0; i < NRACE; i++) {
+		if (r[i].rv != 0) {
+			fail_msg("child %d: %s", (int)r[i].me, ipcx_err_name(r[i].rv));
+		}
+		assert_int_equal(r[i].size, 4096);
+		/* everyone saw a complete header, naming the same creator */
+		assert_int_equal(r[i].creator, r[0].creator);
+		creators += r[i].creator == r[i].me;
+	}
+	assert_int_equal(creators, 1);
+	assert_false(exists(name));
+}
+
+static void
+test_posix_create_race_one_creator(void **state)
+{
+	run_create_race(false);
+}
+
+static void
+test_sysv_create_race_one_creator(void **state)
+{
+	run_create_race(true);
+}
+
 /* ---- segments ipcx did not make, or did not finish ------------------------------------------ */
 
 static int
@@ -723,6 +838,8 @@ main(int argc, char **argv)
 	        T(test_forked_child_close_keeps_segment),
 	        T(test_posix_close_spares_successor),
 	        T(test_sysv_close_spares_successor),
+	        T(test_posix_create_race_one_creator),
+	        T(test_sysv_create_race_one_creator),
 	        T(test_posix_foreign_segment_refused),
 	        T(test_unfinished_segment_is_eagain),
 	        T(test_opener_waits_for_creator),
