@@ -13,6 +13,7 @@
 
 static const struct ipcx__transport *const transports[] = {
         &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp, &ipcx__mq, &ipcx__sysvmq,
+        &ipcx__file,
 };
 
 static const char *const core_keys[] = {"maxmsg", "mode", "keep", "raw", NULL};
