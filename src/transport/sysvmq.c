@@ -97,6 +97,7 @@ typedef struct smq_waiter {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
+	pid_t owner; /* the process the thread runs in: after fork(2) the child has none */
 	bool started, armed, stop; /* under mu */
 	/* a zero-byte message of mtype was taken (by the thread, a receive or a probe): on a
 	 * channel the peer's close marker, which is always its last message */
@@ -155,8 +156,17 @@ typedef struct smq_chan {
 	smq_waiter w; /* on rx */
 	int pollfd;   /* ipcx_chan_fd: epoll of w.evfd and pidfd, made on first use */
 	/* receive side */
-	smq_buf *rbuf; /* mtype + SMQ_HDR + payload_max */
-	bool stashed;  /* rbuf holds a message not yet delivered (IPCX_EMSGSIZE) */
+	pthread_mutex_t rmu; /* the receive side: held by recv, or by a read-ahead */
+	smq_buf *rbuf;       /* mtype + SMQ_HDR + payload_max */
+	bool stashed;        /* rbuf holds a message not yet delivered (IPCX_EMSGSIZE) */
+	/* read ahead: messages that a send of this process, waiting for room in the queue,
+	 * took off it for us (records [uint32 size][size bytes] in a ring; made on first use);
+	 * delivered before the queue's. No credit is given for them until they are read, so
+	 * the peer's window bounds them. */
+	unsigned char *ahead;
+	size_t ahead_cap, ahead_head, ahead_len;
+	smq_buf *ahead_buf;
+	struct smq_chan *next, *prev; /* the channels of this process (smq_all) */
 	size_t stash_len;
 	int rerr;                  /* sticky IPCX_EPROTO */
 	_Atomic uint64_t consumed; /* messages read (the receiving thread) */
@@ -182,6 +192,10 @@ typedef struct smq_listener {
 } smq_listener;
 
 static const char *const smq_keys[] = {"proj", NULL};
+
+/* Every channel of this process, for the read-ahead of a send that waits for room. */
+static pthread_mutex_t smq_all_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct smq_chan *smq_all;
 
 static atomic_uint smq_seq;
 
@@ -435,12 +449,14 @@ smq_peer_open(pid_t pid, unsigned long long st, int *pidfd)
 	}
 	/* checked after the pidfd exists: it then names the process we verified */
 	rv = ipcx__proc_starttime(pid, &now);
-	if (rv != 0 || now != st) {
+	if ((rv == 0 && now != st) ||
+	    (rv != 0 && fd < 0 && (rv == IPCX_ENOENT || rv == IPCX_ESRCH))) {
 		if (fd >= 0) {
 			close(fd);
 		}
-		return rv == 0 || rv == IPCX_ENOENT || rv == IPCX_ESRCH ? IPCX_ESRCH : rv;
+		return IPCX_ESRCH; /* gone, or its pid now names another process */
 	}
+	/* a /proc that hides other users' processes cannot tell: the pidfd says it runs */
 	*pidfd = fd;
 	return 0;
 }
@@ -544,6 +560,9 @@ smq_waiter_arm(smq_waiter *w, bool keep)
 	int rv = 0;
 
 	pthread_mutex_lock(&w->mu);
+	if (w->started && w->owner != getpid()) {
+		w->started = w->armed = false; /* a forked child: its own thread, then */
+	}
 	if (keep) {
 		smq_kick_locked(w);
 	} else {
@@ -571,6 +590,7 @@ smq_waiter_arm(smq_waiter *w, bool keep)
 			goto out;
 		}
 		w->started = true;
+		w->owner = getpid();
 	}
 	if (!w->armed) {
 		w->armed = true;
@@ -598,7 +618,7 @@ smq_waiter_fini(smq_waiter *w)
 	bool started;
 
 	pthread_mutex_lock(&w->mu);
-	started = w->started;
+	started = w->started && w->owner == getpid();
 	w->stop = true;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -765,15 +785,28 @@ smq_chan_new(smq_chan **cp, int qid, key_t key, long base, const smq_limits *lim
 		rv = IPCX_ENOMEM;
 		goto fail_bufs;
 	}
-	if ((rv = smq_waiter_init(&c->w, qid, c->rx)) != 0) {
+	if (pthread_mutex_init(&c->rmu, NULL) != 0) {
+		rv = IPCX_ENOMEM;
 		goto fail_cmu;
+	}
+	if ((rv = smq_waiter_init(&c->w, qid, c->rx)) != 0) {
+		goto fail_rmu;
 	}
 	if (sq != NULL) {
 		smq_queue_ref(sq);
 		c->sq = sq;
 	}
+	pthread_mutex_lock(&smq_all_mu);
+	c->next = smq_all;
+	if (smq_all != NULL) {
+		smq_all->prev = c;
+	}
+	smq_all = c;
+	pthread_mutex_unlock(&smq_all_mu);
 	*cp = c;
 	return 0;
+fail_rmu:
+	pthread_mutex_destroy(&c->rmu);
 fail_cmu:
 	pthread_mutex_destroy(&c->cmu);
 fail_bufs:
@@ -783,20 +816,46 @@ fail_bufs:
 	return rv;
 }
 
-/* Free a channel without any protocol (no marker): for a handshake that failed. */
 static void
-smq_chan_destroy(smq_chan *c)
+smq_chan_unlink(smq_chan *c)
 {
-	smq_waiter_fini(&c->w);
+	pthread_mutex_lock(&smq_all_mu);
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		smq_all = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	pthread_mutex_unlock(&smq_all_mu);
+}
+
+/* The memory of a channel (its fds, threads and protocol are done with). */
+static void
+smq_chan_free(smq_chan *c)
+{
 	ipcx__close_fd(c->pollfd);
 	ipcx__close_fd(c->pidfd);
 	if (c->sq != NULL) {
 		smq_queue_release(c->sq);
 	}
+	pthread_mutex_destroy(&c->rmu);
 	pthread_mutex_destroy(&c->cmu);
+	free(c->ahead_buf);
+	free(c->ahead);
 	free(c->tbuf);
 	free(c->rbuf);
 	free(c);
+}
+
+/* Free a channel without any protocol (no marker): for a handshake that failed. */
+static void
+smq_chan_destroy(smq_chan *c)
+{
+	smq_chan_unlink(c);
+	smq_waiter_fini(&c->w);
+	smq_chan_free(c);
 }
 
 static bool
@@ -812,14 +871,104 @@ smq_peer_gone(smq_chan *c)
 	return false;
 }
 
+/* ---- read-ahead ------------------------------------------------------------------------ */
+
+static void
+smq_ahead_copy_in(smq_chan *c, const void *p, size_t n)
+{
+	size_t at = (c->ahead_head + c->ahead_len) % c->ahead_cap;
+	size_t first = n < c->ahead_cap - at ? n : c->ahead_cap - at;
+
+	memcpy(c->ahead + at, p, first);
+	memcpy(c->ahead, (const unsigned char *)p + first, n - first);
+	c->ahead_len += n;
+}
+
+static void
+smq_ahead_copy_out(smq_chan *c, void *p, size_t n)
+{
+	size_t first = n < c->ahead_cap - c->ahead_head ? n : c->ahead_cap - c->ahead_head;
+
+	memcpy(p, c->ahead + c->ahead_head, first);
+	memcpy((unsigned char *)p + first, c->ahead, n - first);
+	c->ahead_head = (c->ahead_head + n) % c->ahead_cap;
+	c->ahead_len -= n;
+}
+
+/* Take what waits for c off the queue into its read-ahead, unless its receiver is busy (it
+ * then takes the messages itself). Called with smq_all_mu held. */
+static void
+smq_read_ahead(smq_chan *c)
+{
+	size_t unit = SMQ_HDR + c->lim.payload_max;
+	bool took = false;
+
+	if (pthread_mutex_trylock(&c->rmu) != 0) {
+		return;
+	}
+	if (c->ahead == NULL) {
+		/* what the peer may have unread (its window, or one larger message), in records */
+		size_t cap = (size_t)c->lim.window + unit + 4 * (SMQ_RING + 1);
+		c->ahead = malloc(cap);
+		c->ahead_buf = malloc(sizeof(smq_buf) + unit);
+		if (c->ahead == NULL || c->ahead_buf == NULL) {
+			free(c->ahead);
+			free(c->ahead_buf);
+			c->ahead = NULL;
+			c->ahead_buf = NULL;
+			goto out;
+		}
+		c->ahead_cap = cap;
+	}
+	while (c->ahead_cap - c->ahead_len >= sizeof(uint32_t) + unit && !atomic_load(&c->w.zero)) {
+		uint32_t n32;
+		ssize_t n = msgrcv(c->qid, c->ahead_buf, unit, c->rx, IPC_NOWAIT);
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			break;
+		}
+		took = true;
+		if (n == 0) {
+			atomic_store(&c->w.zero, true); /* the marker: nothing follows it */
+			break;
+		}
+		n32 = (uint32_t)n;
+		smq_ahead_copy_in(c, &n32, sizeof n32);
+		smq_ahead_copy_in(c, c->ahead_buf->body, (size_t)n);
+	}
+out:
+	pthread_mutex_unlock(&c->rmu);
+	if (took) {
+		smq_kick(&c->w); /* readable now */
+	}
+}
+
+/* A send waits for room in queue qid: take what waits for this process's channels on it off
+ * the queue. Whoever else waits for room then gets it: when every process that waits reads
+ * ahead, a queue full of messages for waiting processes cannot stay full (the deadlock of
+ * one queue for every client, Stevens' UNP2 6.8). */
+static void
+smq_read_ahead_all(int qid)
+{
+	pthread_mutex_lock(&smq_all_mu);
+	for (smq_chan *c = smq_all; c != NULL; c = c->next) {
+		if (c->qid == qid) {
+			smq_read_ahead(c);
+		}
+	}
+	pthread_mutex_unlock(&smq_all_mu);
+}
+
 /* ---- flow control ---------------------------------------------------------------------- */
 
 /* Give the peer credit for the messages we have read: one zero-byte message per SMQ_BATCH
  * of them, and with all, one per message for the rest (when we have read everything, or a
  * send of ours waits: two senders must never wait for each other's credit). Zero bytes
  * always fit the queue; only its message count (msg_qbytes messages) could refuse, and the
- * credit then stays owed for the next try. */
-static void
+ * credit then stays owed for the next try. Returns false then. */
+static bool
 smq_credit_give(smq_chan *c, bool all)
 {
 	uint64_t owed;
@@ -839,6 +988,7 @@ smq_credit_give(smq_chan *c, bool all)
 		atomic_fetch_add(&c->credited, batch ? SMQ_BATCH : 1);
 	}
 	pthread_mutex_unlock(&c->cmu);
+	return owed < (all ? 1 : SMQ_BATCH);
 }
 
 static void
@@ -930,6 +1080,7 @@ smq_put(smq_chan *c, int qid, void *msg, size_t size, const smq_limits *lim, int
 			if (errno != EAGAIN) {
 				return ipcx__err(errno);
 			}
+			smq_read_ahead_all(qid);
 		}
 		if (c != NULL) {
 			int r;
@@ -1013,14 +1164,22 @@ smq_deliver(smq_chan *c, void *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-/* Take one message of ours without waiting. IPCX_EAGAIN: none queued. */
+/* Take one message of ours without waiting: the one kept, the read-ahead, the queue.
+ * IPCX_EAGAIN: none. */
 static int
-smq_take(smq_chan *c, void *buf, size_t cap, size_t *len)
+smq_take_locked(smq_chan *c, void *buf, size_t cap, size_t *len)
 {
 	ssize_t n;
 
 	if (c->stashed) {
 		return smq_deliver(c, buf, cap, len);
+	}
+	if (c->ahead_len > 0) {
+		uint32_t n32;
+		smq_ahead_copy_out(c, &n32, sizeof n32);
+		smq_ahead_copy_out(c, c->rbuf->body, n32);
+		n = (ssize_t)n32;
+		goto got;
 	}
 	for (;;) {
 		/* into our own buffer of the largest size, never the caller's: a message too
@@ -1046,6 +1205,7 @@ smq_take(smq_chan *c, void *buf, size_t cap, size_t *len)
 			return ipcx__err(errno);
 		}
 	}
+got:
 	if (n == 0) {
 		atomic_store(&c->w.zero, true); /* the peer's close marker: its last message */
 		return IPCX_ECLOSED;
@@ -1064,10 +1224,21 @@ smq_take(smq_chan *c, void *buf, size_t cap, size_t *len)
 }
 
 static int
+smq_take(smq_chan *c, void *buf, size_t cap, size_t *len)
+{
+	int rv;
+
+	pthread_mutex_lock(&c->rmu);
+	rv = smq_take_locked(c, buf, cap, len);
+	pthread_mutex_unlock(&c->rmu);
+	return rv;
+}
+
+static int
 smq_recv(ipcx_chan *cb, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
 	smq_chan *c = (smq_chan *)cb;
-	bool last_look = false;
+	bool last_look = false, owed;
 
 	if (c->rerr != 0) {
 		return c->rerr;
@@ -1082,14 +1253,14 @@ smq_recv(ipcx_chan *cb, void *buf, size_t cap, size_t *len, int64_t deadline)
 			return IPCX_ECLOSED;
 		}
 		if (smq_peer_gone(c)) {
-			last_look =
-			        true; /* what it sent before it died is queued: look once more */
+			/* what it sent before it died is queued: look once more */
+			last_look = true;
 			continue;
 		}
-		/* everything is read: whatever credit is still owed goes back now */
-		if (atomic_load(&c->consumed) != atomic_load(&c->credited)) {
-			smq_credit_give(c, true);
-		}
+		/* everything is read: whatever credit is still owed goes back now (and if the
+		 * queue's message count refused it, the wait below is short, to try again) */
+		owed = atomic_load(&c->consumed) != atomic_load(&c->credited) &&
+		       !smq_credit_give(c, true);
 		if (ipcx__now_ns() >= deadline) {
 			/* an ipcx_chan_fd user must hear of the next message */
 			if (smq_waiter_started(&c->w) && (rv = smq_waiter_arm(&c->w, false)) != 0) {
@@ -1098,7 +1269,10 @@ smq_recv(ipcx_chan *cb, void *buf, size_t cap, size_t *len, int64_t deadline)
 			return IPCX_ETIMEDOUT;
 		}
 		rv = smq_waiter_wait(&c->w, c->pidfd, deadline,
-		                     c->pidfd < 0 ? SMQ_DEAD_POLL_MS : -1, &c->peer_dead);
+		                     owed           ? 2
+		                     : c->pidfd < 0 ? SMQ_DEAD_POLL_MS
+		                                    : -1,
+		                     &c->peer_dead);
 		if (rv != 0) {
 			return rv;
 		}
@@ -1129,7 +1303,10 @@ smq_fd(ipcx_chan *cb)
 		rv = ipcx__err(errno);
 		goto fail_ep;
 	}
-	rv = smq_waiter_arm(&c->w, c->stashed || c->rerr != 0 || atomic_load(&c->w.zero));
+	pthread_mutex_lock(&c->rmu);
+	rv = smq_waiter_arm(&c->w, c->stashed || c->ahead_len > 0 || c->rerr != 0 ||
+	                                   atomic_load(&c->w.zero));
+	pthread_mutex_unlock(&c->rmu);
 	if (rv != 0) {
 		goto fail_ep;
 	}
@@ -1173,6 +1350,7 @@ smq_close(ipcx_chan *cb)
 	smq_chan *c = (smq_chan *)cb;
 	bool gone, their_marker;
 
+	smq_chan_unlink(c);
 	smq_waiter_fini(&c->w);
 	gone = smq_peer_gone(c);
 	/* A client sends its marker even when the server closed first: the server's sweep
@@ -1196,15 +1374,7 @@ smq_close(ipcx_chan *cb)
 		smq_drain(c->qid, c->tx_cred1);
 		smq_drain(c->qid, c->tx_credk);
 	}
-	ipcx__close_fd(c->pollfd);
-	ipcx__close_fd(c->pidfd);
-	if (c->sq != NULL) {
-		smq_queue_release(c->sq);
-	}
-	pthread_mutex_destroy(&c->cmu);
-	free(c->tbuf);
-	free(c->rbuf);
-	free(c);
+	smq_chan_free(c);
 }
 
 /* ---- listen / accept ------------------------------------------------------------------- */
