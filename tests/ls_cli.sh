@@ -144,8 +144,10 @@ PIDS+=("$lpid")
 url=
 read -r -t "$T" url <"$D/lerr" || true
 check "listener started" test "$url" = "unix://$sock"
-kill -9 "$lpid"
-wait "$lpid" 2>/dev/null || true
+{
+	kill -9 "$lpid"
+	wait "$lpid" || true
+} 2>/dev/null # not bash's "Killed" notice
 
 run ls
 check "killed listener: its socket shown dead" \

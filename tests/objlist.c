@@ -663,10 +663,24 @@ test_kind_names_and_bad_arguments(void **state)
 	                                    "sysv-msg", "sysv-shm", "sysv-sem",  "fifo",
 	                                    "socket",   "file"};
 	static const char *const bad[] = {
-	        "",           "nope:x",        "tcp://127.0.0.1:1", "pipe:",
-	        "unix:@abs",  "posix-mq:x",    "posix-mq:/",        "posix-shm:/a/b",
-	        "sysv-msg:0", "sysv-msg:zz",   "sysv-shm:id:",      "sysv-sem:id:x",
-	        "fifo:",      "sysv-msg:0x1g", "mq:///a/b",
+	        "",
+	        "nope:x",
+	        "tcp://127.0.0.1:1",
+	        "pipe:",
+	        "unix:@abs",
+	        "posix-mq:x",
+	        "posix-mq:/",
+	        "posix-shm:/a/b",
+	        "sysv-msg:0",
+	        "sysv-msg:zz",
+	        "sysv-shm:id:",
+	        "sysv-sem:id:x",
+	        "fifo:",
+	        "sysv-msg:0x1g",
+	        "mq:///a/b",
+	        "sysvmq:1234",
+	        "sysvmq:rel/path",
+	        "sysvmq:0x12?proj=2",
 	};
 	ipcx_obj_info *v;
 	size_t n;
@@ -1213,6 +1227,86 @@ test_killed_creator_is_dead_and_rm_stale_removes_it(void **state)
 	assert_int_equal(registry_entries(), 0);
 }
 
+/* A child that writes to a file:// data log and listens on another log, then waits to be
+ * killed. */
+static void
+log_child(int ready, const char *data_url, const char *lsn_url)
+{
+	ipcx_listener *l;
+	ipcx_chan *c;
+
+	if (ipcx_dial(&c, data_url, NULL, WAIT_MS) != 0 ||
+	    ipcx_send(c, "record", 6, WAIT_MS) != 0 || ipcx_listen(&l, lsn_url, NULL) != 0 ||
+	    tu_put(ready, "R", 1) != 0) {
+		tu_child_exit(1);
+	}
+	for (;;) {
+		pause();
+	}
+}
+
+static void
+test_file_logs_are_listed_and_data_logs_are_never_stale(void **state)
+{
+	char data[512], lsn[512], regular[512], data_url[600], lsn_url[600], dobj[600], lobj[600];
+	char name[600], *out;
+	const ipcx_obj_info *o;
+	int p[2], fd;
+	pid_t pid;
+
+	(void)state;
+	tu_path(data, sizeof data, "data.log");
+	tu_path(lsn, sizeof lsn, "lsn.log");
+	tu_path(regular, sizeof regular, "regular");
+	snprintf(data_url, sizeof data_url, "file://%s", data);
+	snprintf(lsn_url, sizeof lsn_url, "file://%s", lsn);
+	snprintf(dobj, sizeof dobj, "file:%s", data);
+	snprintf(lobj, sizeof lobj, "file:%s", lsn);
+	isolate();
+	tu_pipe(p);
+	if ((pid = tu_fork()) == 0) {
+		close(p[0]);
+		log_child(p[1], data_url, lsn_url);
+	}
+	close(p[1]);
+	assert_int_equal(tu_get(p[0], (char[1]){0}, 1, WAIT_MS), 0);
+	close(p[0]);
+	tu_kill(pid);
+
+	list_now(0);
+	o = must_find(dobj);
+	assert_int_equal(o->kind, IPCX_OBJ_FILE);
+	assert_int_equal(o->persistence, IPCX_PERSIST_FILESYSTEM);
+	assert_int_equal(o->creator, pid);
+	assert_true(o->size > 6);
+	assert_int_equal(o->mode, 0600);
+	/* a data log outlives its writer by design: not stale */
+	assert_int_equal(o->state, IPCX_OBJ_UNKNOWN);
+	o = must_find(lobj);
+	assert_int_equal(o->creator, pid);
+	assert_int_equal(o->state, IPCX_OBJ_DEAD);
+	list_free();
+
+	assert_int_equal(run_ipcx(&out, "rm", "--stale", NULL), 0);
+	assert_non_null(strstr(out, lobj));
+	assert_null(strstr(out, dobj));
+	free(out);
+	assert_false(exists(lsn));
+	assert_true(exists(data));
+
+	/* a file: name removes a log, and only a log */
+	assert_true((fd = open(regular, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
+	close(fd);
+	snprintf(name, sizeof name, "file://%s", regular);
+	assert_rv(ipcx_obj_remove(name), IPCX_EINVAL);
+	assert_non_null(strstr(ipcx_errdetail(), "not a file:// log"));
+	assert_true(exists(regular));
+	unlink(regular);
+	assert_rv(ipcx_obj_remove(data_url), 0);
+	assert_false(exists(data));
+	assert_int_equal(registry_entries(), 0);
+}
+
 static void
 test_reused_pid_counts_as_dead(void **state)
 {
@@ -1496,6 +1590,7 @@ main(int argc, char **argv)
 	        T(test_posix_shm_and_semaphores_are_listed),
 	        T(test_fifo_and_socket_listeners_are_recorded_by_absolute_path),
 	        T(test_killed_creator_is_dead_and_rm_stale_removes_it),
+	        T(test_file_logs_are_listed_and_data_logs_are_never_stale),
 	        T(test_reused_pid_counts_as_dead),
 	        T(test_rm_never_unlinks_a_regular_file_as_fifo_or_socket),
 	        T(test_record_of_a_gone_object_is_pruned_once_its_creator_is_dead),

@@ -107,7 +107,7 @@ typedef struct list_ctx {
 	int flags;
 	list_reg *reg;
 	size_t nreg, capreg;
-	char note[256]; /* what could not be looked at, for ipcx_errdetail */
+	char note[512]; /* what could not be looked at, for ipcx_errdetail */
 } list_ctx;
 
 static void
@@ -459,10 +459,11 @@ list_sysv_sem_value(int id, long long nsems)
 static int
 list_split(char *line, char **f, int max)
 {
+	char *save = NULL;
 	int n = 0;
 
-	for (char *tok = strtok(line, " \t\n"); tok != NULL && n < max;
-	     tok = strtok(NULL, " \t\n")) {
+	for (char *tok = strtok_r(line, " \t\n", &save); tok != NULL && n < max;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
 		f[n++] = tok;
 	}
 	return n;
@@ -544,6 +545,29 @@ list_sysv(list_ctx *c, int kind, const char *file)
 
 /* ---- FIFOs, sockets and logs: the registry ------------------------------------------- */
 
+/* ipcx__file_header flags of the logs that exist only for a conversation: a listener's
+ * rendezvous log (0x1) and the two of a client's private pair (0x2). */
+#define LIST_FLOG_TRANSIENT 0x3u
+
+/* Fill in a file:// log from its header; false if the file is not a log (any more). A data
+ * log is meant to outlive whoever wrote it, so its creator's death does not make it stale:
+ * its state is unknown (and `ipcx rm --stale` leaves it). A log made before the last boot
+ * has a dead creator, whatever process its pid names now. */
+static bool
+list_file_log(const char *path, pid_t *pid, unsigned long long *st, int *state)
+{
+	unsigned flags;
+	bool this_boot;
+
+	if (ipcx__file_header(path, &flags, pid, st, &this_boot) != 0) {
+		return false;
+	}
+	*state = !(flags & LIST_FLOG_TRANSIENT) ? IPCX_OBJ_UNKNOWN
+	         : !this_boot                   ? IPCX_OBJ_DEAD
+	                                        : -1; /* as its pid and start time say */
+	return true;
+}
+
 static int
 list_files(list_ctx *c)
 {
@@ -551,22 +575,36 @@ list_files(list_ctx *c)
 
 	for (size_t i = 0; i < c->nreg && rv == 0; i++) {
 		list_reg *r = &c->reg[i];
+		unsigned long long cst = 0;
+		int state = -1;
 		ipcx_obj_info *o;
 		struct stat st;
+		pid_t pid = 0;
 		bool fits;
 		if (r->kind < IPCX_OBJ_FIFO || r->seen || lstat(r->name, &st) == -1) {
 			continue;
 		}
-		fits = r->kind == IPCX_OBJ_FIFO     ? S_ISFIFO(st.st_mode)
-		       : r->kind == IPCX_OBJ_SOCKET ? S_ISSOCK(st.st_mode)
-		                                    : S_ISREG(st.st_mode);
-		if (!fits || (o = list_add(c, r->kind, r->name, true, 0, 0, &rv)) == NULL) {
+		switch (r->kind) {
+		case IPCX_OBJ_FIFO:
+			fits = S_ISFIFO(st.st_mode);
+			break;
+		case IPCX_OBJ_SOCKET:
+			fits = S_ISSOCK(st.st_mode);
+			break;
+		default:
+			fits = S_ISREG(st.st_mode) && list_file_log(r->name, &pid, &cst, &state);
+			break;
+		}
+		if (!fits || (o = list_add(c, r->kind, r->name, true, pid, cst, &rv)) == NULL) {
 			continue; /* another file took the name: not ours any more */
 		}
 		o->owner = st.st_uid;
 		o->mode = st.st_mode & 07777;
 		if (r->kind == IPCX_OBJ_FILE) {
 			o->size = st.st_size;
+		}
+		if (state >= 0) {
+			o->state = state;
 		}
 	}
 	return rv;
@@ -716,18 +754,19 @@ list_target_url(list_target *t, const char *s)
 		}
 		rv = list_target_posix(t, kname);
 	} else if (strcmp(u->scheme, "sysvmq") == 0) {
+		/* as the sysvmq scheme reads it: sysvmq:0xKEY or sysvmq:///path?proj=N */
 		t->kind = IPCX_OBJ_SYSV_MSG;
-		if (u->path[0] >= '0' && u->path[0] <= '9') {
+		if ((rv = ipcx__url_query_num(u, "proj", 10, 1, 255, &proj, &found)) != 0) {
+			goto out;
+		}
+		if (u->path[0] == '0' && (u->path[1] == 'x' || u->path[1] == 'X') && !found) {
 			rv = list_target_sysv(t, u->path);
-			goto out;
+		} else if (u->path[0] == '/') {
+			rv = ipcx__sysv_ftok(&t->key, u->path, found ? (unsigned)proj : 1);
+			snprintf(t->name, sizeof t->name, "0x%08x", (unsigned)t->key);
+		} else {
+			rv = IPCX_EBADURL;
 		}
-		if ((rv = ipcx__url_query_num(u, "proj", 0, 1, 255, &proj, &found)) != 0) {
-			goto out;
-		}
-		if ((rv = ipcx__sysv_ftok(&t->key, u->path, found ? (unsigned)proj : 1)) != 0) {
-			goto out;
-		}
-		snprintf(t->name, sizeof t->name, "0x%08x", (unsigned)t->key);
 	} else if (strcmp(u->scheme, "fifo") == 0 || strcmp(u->scheme, "file") == 0 ||
 	           (strcmp(u->scheme, "unix") == 0 && !u->abstract)) {
 		t->kind = strcmp(u->scheme, "fifo") == 0   ? IPCX_OBJ_FIFO
@@ -836,6 +875,12 @@ list_remove_file(const list_target *t)
 	                                    : S_ISREG(st.st_mode);
 	if (!fits) {
 		ipcx__errdetail_set("%s is not %s; not removed", t->name, what[t->kind]);
+		return IPCX_EINVAL;
+	}
+	/* a file: name removes a log, never some other file that happens to be there */
+	if (t->kind == IPCX_OBJ_FILE &&
+	    !list_file_log(t->name, &(pid_t){0}, &(unsigned long long){0}, &(int){0})) {
+		ipcx__errdetail_set("%s is not a file:// log; not removed", t->name);
 		return IPCX_EINVAL;
 	}
 	return unlink(t->name) == 0 ? 0 : ipcx__err(errno);
