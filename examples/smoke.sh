@@ -4,7 +4,8 @@
 #
 #   usage: smoke.sh BINDIR CASE
 #   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_tcp echo_tcp6
-#         echo_udp shmem shmem_sysv.  Exit 0 pass, 1 fail, 77 skip (echo_tcp6 without IPv6).
+#         echo_udp shmem shmem_sysv msgq msgq_sigterm.  Exit 0 pass, 1 fail, 77 skip
+#         (echo_tcp6 without IPv6).
 set -u
 
 [ $# -eq 2 ] || { echo "usage: smoke.sh BINDIR CASE" >&2; exit 2; }
@@ -230,6 +231,45 @@ shmem_sysv)
 	shmem_case "sysv:$key" 50 3
 	! awk -v k="$key" 'NR > 1 && $1 == k { found = 1 } END { exit !found }' \
 		/proc/sysvipc/shm || fail "left behind: System V segment with key $key"
+	;;
+msgq)
+	# The lecture's file server over one System V queue whose key is ftok(KEYFILE, 1):
+	# client a fetches two files (the big one in many messages through a queue of 16 KiB),
+	# client b a file that is not there. --count 2: the server exits by itself, and the
+	# queue goes with it.
+	keyfile=$tmp/key
+	: >"$keyfile"
+	seq 1 20000 >"$tmp/big.txt"
+	printf 'a small file\n' >"$tmp/small.txt"
+	start_server msgq_server --count 2 "$keyfile"
+	client a msgq_client "$keyfile" "$tmp/big.txt" "$tmp/small.txt"
+	cat "$tmp/big.txt" "$tmp/small.txt" | cmp -s - "$tmp/a.out" || fail "client a: wrong contents"
+	rc=0
+	$T "$bindir/msgq_client" "$url" "$tmp/none" >"$tmp/b.out" 2>"$tmp/b.err" || rc=$?
+	[ $rc -eq 1 ] || fail "client b: exit status $rc, want 1"
+	grep -q "none: No such file or directory" "$tmp/b.err" || fail "client b: no error message"
+	stop_server
+	grep -q '^client 1: .*/big.txt (108894 bytes in 27 messages)$' "$tmp/server.out" ||
+		fail "server did not send big.txt in 27 messages"
+	grep -q '^client 2: gone$' "$tmp/server.out" || fail "client 2 not seen leaving"
+	key=$(((1 << 24) | (($(stat -c %d "$keyfile") & 255) << 16) | ($(stat -c %i "$keyfile") & 65535)))
+	! awk -v k="$key" 'NR > 1 && $1 == k { found = 1 } END { exit !found }' \
+		/proc/sysvipc/msg || fail "left behind: System V queue with key $key"
+	expect_clean
+	;;
+msgq_sigterm)
+	# an explicit key (from this shell's pid); the queue exists while the server runs
+	key=$((0x5f000000 + ($$ & 0xffffff)))
+	start_server msgq_server "sysvmq:$(printf '0x%08x' "$key")"
+	printf 'hello\n' >"$tmp/hello.txt"
+	client a msgq_client "$url" "$tmp/hello.txt"
+	expect a hello
+	awk -v k="$key" 'NR > 1 && $1 == k { found = 1 } END { exit !found }' \
+		/proc/sysvipc/msg || fail "no System V queue with key $key while the server runs"
+	stop_server TERM
+	grep -q '^signal: shutting down$' "$tmp/server.out" || fail "no shutdown message"
+	! awk -v k="$key" 'NR > 1 && $1 == k { found = 1 } END { exit !found }' \
+		/proc/sysvipc/msg || fail "left behind: System V queue with key $key"
 	;;
 *)
 	echo "smoke.sh: unknown case '$case'" >&2
