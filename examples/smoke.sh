@@ -15,6 +15,9 @@ case=$2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-smoke.XXXXXX") || exit 1
 run=$tmp/run # the examples create their names here; it must be empty at the end
 mkdir "$run" || exit 1
+# the examples record what they create for `ipcx ls`; keep that out of the user's registry
+export IPCX_REGISTRY_DIR=$tmp/registry
+mkdir -m 700 "$IPCX_REGISTRY_DIR" || exit 1
 srv_pid=
 client_pids=
 

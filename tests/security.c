@@ -514,6 +514,28 @@ test_listener_close_removes_its_names(void **state)
 	}
 }
 
+/* A listener on a relative path removes its name on close even after the process moved
+ * to another directory. */
+static void
+test_listener_on_relative_path_removes_its_name_after_chdir(void **state)
+{
+	static const char *const urls[] = {"fifo://rel", "unix://rel"};
+	char old[4096], path[512];
+
+	(void)state;
+	assert_non_null(getcwd(old, sizeof old));
+	for (size_t i = 0; i < 2; i++) {
+		ipcx_listener *l;
+		assert_int_equal(chdir(tu_dir()), 0);
+		assert_rv(ipcx_listen(&l, urls[i], NULL), 0);
+		assert_int_equal(chdir("/"), 0);
+		ipcx_listener_close(l);
+		snprintf(path, sizeof path, "%s/rel", tu_dir());
+		assert_false(exists(path));
+	}
+	assert_int_equal(chdir(old), 0);
+}
+
 static void
 test_keep_option_leaves_names_and_relisten_works(void **state)
 {
@@ -568,6 +590,7 @@ main(int argc, char **argv)
 	        T(test_listen_never_removes_a_regular_file_in_the_way),
 	        T(test_listen_does_not_follow_a_symlink),
 	        T(test_listener_close_removes_its_names),
+	        T(test_listener_on_relative_path_removes_its_name_after_chdir),
 	        T(test_keep_option_leaves_names_and_relisten_works),
 	};
 

@@ -199,14 +199,15 @@ fifo_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	struct stat st;
 	int rv;
 
-	if ((rv = fifo_check_name(u->path)) != 0) {
-		return rv;
-	}
 	if ((l = calloc(1, sizeof *l)) == NULL) {
 		return IPCX_ENOMEM;
 	}
 	l->rfd = l->keepfd = -1;
-	strcpy(l->path, u->path); /* length checked by fifo_check_name */
+	/* absolute, so that close removes the right name after the process changes directory */
+	if ((rv = ipcx__abs_path(l->path, sizeof l->path, u->path)) != 0 ||
+	    (rv = fifo_check_name(l->path)) != 0) {
+		goto fail_free;
+	}
 	if ((rv = fifo_make(l->path, o->mode)) != 0) {
 		goto fail_free;
 	}

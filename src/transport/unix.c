@@ -15,8 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define UNIX_CHUNK (64 * 1024) /* largest payload of one record */
-#define UNIX_HDR 8
+#define UNIX_CHUNK  (64 * 1024) /* largest payload of one record */
+#define UNIX_HDR    8
 #define UNIX_SNDBUF (1024 * 1024) /* asked for; Linux doubles it for bookkeeping */
 
 typedef union unix_ctl {
@@ -50,6 +50,7 @@ typedef struct unix_listener {
 	dev_t dev;
 	ino_t ino;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	char abspath[PATH_MAX];
 	char regname[PATH_MAX]; /* absolute path in the creator registry, "" if not recorded */
 } unix_listener;
 
@@ -221,6 +222,10 @@ unix_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	l->fd = fd;
 	l->abstract = u->abstract;
 	strcpy(l->path, u->path); /* length checked by unix_addr */
+	/* close must remove this name even after the process changes directory */
+	if (l->abstract || ipcx__abs_path(l->abspath, sizeof l->abspath, l->path) != 0) {
+		strcpy(l->abspath, l->path);
+	}
 	/* the registry is a record for `ipcx ls`, not a condition to listen */
 	if (l->abstract || ipcx__abs_path(l->regname, sizeof l->regname, l->path) != 0 ||
 	    ipcx__registry_add("socket", l->regname) != 0) {
@@ -262,9 +267,9 @@ unix_listener_close(ipcx_listener *lb)
 
 	close(l->fd);
 	/* remove the name only while it is still ours, not a successor's */
-	if (!l->abstract && !l->base.opts.keep && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
-	    st.st_ino == l->ino) {
-		unlink(l->path);
+	if (!l->abstract && !l->base.opts.keep && lstat(l->abspath, &st) == 0 &&
+	    st.st_dev == l->dev && st.st_ino == l->ino) {
+		unlink(l->abspath);
 	}
 	if (!l->base.opts.keep) {
 		ipcx__registry_forget("socket", l->regname);
