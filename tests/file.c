@@ -1106,6 +1106,63 @@ test_listener_owns_its_log_and_pairs_leave_no_names(void **state)
 }
 
 static int
+listen_and_hang(const char *url, int up)
+{
+	ipcx_listener *l;
+	char x;
+
+	TRY_RV(ipcx_listen(&l, url, NULL), 0);
+	TRY(tu_put(up, "l", 1) == 0, "ctl");
+	while (read(STDIN_FILENO, &x, 0) == 0 && pause() == -1) {
+	}
+	return 0;
+}
+
+static void
+test_log_of_a_sigkilled_listener_is_refused_then_replaced_and_no_fd_leaks(void **state)
+{
+	char path[512], url[600], b[4];
+	ipcx_listener *l;
+	ipcx_chan *c = NULL, *w;
+	size_t len;
+	int up[2], fds;
+	pid_t pid;
+
+	(void)state;
+	fds = tu_fd_count();
+	new_log(path, sizeof path, url, sizeof url, "");
+	tu_pipe(up);
+	pid = tu_fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		tu_close(up[0]);
+		tu_child_exit(listen_and_hang(url, up[1]));
+	}
+	tu_close(up[1]);
+	assert_int_equal(tu_get(up[0], b, 1, WAIT_MS), 0);
+	tu_close(up[0]);
+	assert_rv(ipcx_listen(&l, url, NULL), IPCX_EADDRINUSE);
+	tu_kill(pid);
+	/* its log stays, with nobody behind it */
+	assert_true(file_size(path) >= HDR);
+	assert_rv(ipcx_dial(&c, url, NULL, WAIT_MS), IPCX_ECONNREFUSED);
+	assert_null(c);
+	assert_rv(ipcx_listen(&l, url, NULL), 0); /* replaced, and recorded as ours */
+	serve_hi(l, url);
+	ipcx_listener_close(l);
+	assert_int_equal(dir_entries(), 0);
+
+	/* every descriptor (inotify, epoll, eventfd, the logs) goes with its channel */
+	new_log(path, sizeof path, url, sizeof url, "");
+	assert_rv(ipcx_dial(&w, url, NULL, WAIT_MS), 0);
+	assert_true(ipcx_chan_fd(w) >= 0);
+	assert_rv(ipcx_recv(w, b, sizeof b, &len, 0), IPCX_ETIMEDOUT);
+	ipcx_close(w);
+	rm_log(url);
+	assert_int_equal(tu_fd_count(), fds);
+}
+
+static int
 dial_and_hang(const char *url)
 {
 	ipcx_chan *c;
@@ -1174,6 +1231,7 @@ main(int argc, char **argv)
 	        T(test_a_path_that_is_no_log_is_refused_untouched),
 	        T(test_listener_owns_its_log_and_pairs_leave_no_names),
 	        T(test_client_sigkilled_in_its_dial_leaves_nothing),
+	        T(test_log_of_a_sigkilled_listener_is_refused_then_replaced_and_no_fd_leaks),
 	};
 
 	return tu_run("file", tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL);

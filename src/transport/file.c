@@ -16,7 +16,9 @@
  *   - readers take no lock to read: an incomplete record at the end is "not yet" (it is
  *     being written, or torn and about to be cut off and rewritten). Only bytes that can
  *     never become a record (a bad header, a bad checksum) make a reader look again under a
- *     shared lock, where nothing moves, and skip to the next whole record.
+ *     shared lock, where no writer moves anything, and skip to the next whole record;
+ *   - a pair's log has one writer, which takes no lock: its appends are sequential, so a
+ *     whole record after the reader's offset proves the one at the offset finished.
  */
 #include "../core/ipcx_int.h"
 
