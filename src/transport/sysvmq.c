@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@
 #define SMQ_BACKOFF_MAX_NS 2000000LL /* ... doubling up to 2 ms */
 #define SMQ_LINGER_MS      1000      /* removal waits this long for clients to read */
 #define SMQ_DEAD_POLL_MS   100       /* no pidfd: how often a wait looks for a dead peer */
+#define SMQ_SPIN_NS        50000LL   /* a receive looks again this long before it sleeps */
 #define SMQ_STALE_POLL_MS  500       /* dial: how often to look for a dead listener */
 #define SMQ_DRAIN_MAX      65536     /* bound on one drain loop */
 #define SMQ_LINGER_MAX     4096      /* closed channels tracked per queue */
@@ -1039,7 +1041,7 @@ smq_window_ok(const smq_chan *c, size_t size)
 static int
 smq_put(smq_chan *c, int qid, void *msg, size_t size, const smq_limits *lim, int64_t deadline)
 {
-	int64_t step = SMQ_BACKOFF_MIN_NS;
+	int64_t step = SMQ_BACKOFF_MIN_NS, spin_until = 0;
 	bool window = false;
 
 	for (;;) {
@@ -1110,6 +1112,15 @@ smq_put(smq_chan *c, int qid, void *msg, size_t size, const smq_limits *lim, int
 				        lim->qbytes);
 			}
 			return IPCX_ETIMEDOUT;
+		}
+		/* room or credit often comes within microseconds: yield for a short while,
+		 * then sleep, 50 us doubling to 2 ms */
+		if (spin_until == 0) {
+			spin_until = now + SMQ_SPIN_NS;
+		}
+		if (now < spin_until) {
+			sched_yield();
+			continue;
 		}
 		smq_sleep_ns(step < deadline - now ? step : deadline - now,
 		             c != NULL ? c->pidfd : -1);
@@ -1238,7 +1249,7 @@ static int
 smq_recv(ipcx_chan *cb, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
 	smq_chan *c = (smq_chan *)cb;
-	bool last_look = false, owed;
+	bool last_look = false, spun = false, owed;
 
 	if (c->rerr != 0) {
 		return c->rerr;
@@ -1267,6 +1278,21 @@ smq_recv(ipcx_chan *cb, void *buf, size_t cap, size_t *len, int64_t deadline)
 				return rv;
 			}
 			return IPCX_ETIMEDOUT;
+		}
+		/* A reply often comes within microseconds: look again, yielding the CPU, for a
+		 * short while before handing the wait to the waiter thread (two thread
+		 * wake-ups). */
+		if (!spun) {
+			int64_t until = ipcx__now_ns() + SMQ_SPIN_NS;
+			spun = true;
+			while ((rv = smq_take(c, buf, cap, len)) == IPCX_EAGAIN &&
+			       ipcx__now_ns() < until && ipcx__now_ns() < deadline) {
+				sched_yield();
+			}
+			if (rv != IPCX_EAGAIN) {
+				return rv;
+			}
+			continue;
 		}
 		rv = smq_waiter_wait(&c->w, c->pidfd, deadline,
 		                     owed           ? 2
