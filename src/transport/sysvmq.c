@@ -14,8 +14,10 @@
  * first wait, or by ipcx_chan_fd) blocks in msgrcv(2) with a zero-byte buffer: every
  * message of ours is at least one byte long, so the kernel wakes it with E2BIG and leaves
  * the message queued. The thread then makes an eventfd readable; receives wait on that
- * eventfd and on a pidfd of the peer, and ipcx_chan_fd is an epoll set of the two. A full
- * queue cannot be waited for at all: sends retry with a short bounded backoff.
+ * eventfd and on a pidfd of the peer, and ipcx_chan_fd is an epoll set of the two. Room in
+ * a full queue cannot be waited for at all: sends retry with a short bounded backoff, and
+ * meanwhile read ahead what waits for this process, so that a queue full of messages for
+ * processes that wait to send cannot stay full.
  */
 #include "../core/ipcx_int.h"
 
@@ -38,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SMQ_HELLO_TYPE 1L /* mtype of hellos; a client id N uses 2N and 2N + 1 */
+#define SMQ_HELLO_TYPE 1L /* mtype of hellos; a client id N uses 8N to 8N + 5 */
 #define SMQ_KIND_DATA  'D'
 #define SMQ_KIND_HELLO 'H'
 #define SMQ_KIND_ACK   'A'
@@ -50,7 +52,7 @@
 #define SMQ_BACKOFF_MAX_NS 2000000LL /* ... doubling up to 2 ms */
 #define SMQ_LINGER_MS      1000      /* removal waits this long for clients to read */
 #define SMQ_DEAD_POLL_MS   100       /* no pidfd: how often a wait looks for a dead peer */
-#define SMQ_SPIN_NS        50000LL   /* a receive looks again this long before it sleeps */
+#define SMQ_SPIN_NS        50000LL   /* a wait yields the CPU this long before it sleeps */
 #define SMQ_STALE_POLL_MS  500       /* dial: how often to look for a dead listener */
 #define SMQ_DRAIN_MAX      65536     /* bound on one drain loop */
 #define SMQ_LINGER_MAX     4096      /* closed channels tracked per queue */
@@ -161,6 +163,8 @@ typedef struct smq_chan {
 	pthread_mutex_t rmu; /* the receive side: held by recv, or by a read-ahead */
 	smq_buf *rbuf;       /* mtype + SMQ_HDR + payload_max */
 	bool stashed;        /* rbuf holds a message not yet delivered (IPCX_EMSGSIZE) */
+	size_t stash_len;
+	int rerr; /* sticky IPCX_EPROTO */
 	/* read ahead: messages that a send of this process, waiting for room in the queue,
 	 * took off it for us (records [uint32 size][size bytes] in a ring; made on first use);
 	 * delivered before the queue's. No credit is given for them until they are read, so
@@ -169,11 +173,9 @@ typedef struct smq_chan {
 	size_t ahead_cap, ahead_head, ahead_len;
 	smq_buf *ahead_buf;
 	struct smq_chan *next, *prev; /* the channels of this process (smq_all) */
-	size_t stash_len;
-	int rerr;                  /* sticky IPCX_EPROTO */
-	_Atomic uint64_t consumed; /* messages read (the receiving thread) */
-	_Atomic uint64_t credited; /* of those, given back as credit (under cmu) */
-	pthread_mutex_t cmu;       /* credit is given by the receiver or a waiting sender */
+	_Atomic uint64_t consumed;    /* messages read (the receiving thread) */
+	_Atomic uint64_t credited;    /* of those, given back as credit (under cmu) */
+	pthread_mutex_t cmu;          /* credit is given by the receiver or a waiting sender */
 	/* send side: the sizes of the messages the peer has not read (no credit yet) */
 	smq_buf *tbuf;
 	uint32_t ring[SMQ_RING];
@@ -1035,9 +1037,11 @@ smq_window_ok(const smq_chan *c, size_t size)
 }
 
 /* msgsnd that honours the deadline. Neither room in the queue nor credit can be waited
- * for (System V queues have no fd), so a send that cannot go is retried after 50 us,
- * doubling to 2 ms. With a channel (c), its window is kept, and each round also gives the
- * peer the credit we owe it, looks for the peer's close marker and for its death. */
+ * for (System V queues have no fd), so a send that cannot go is retried, yielding the CPU
+ * for up to 50 us, then sleeping 50 us doubling to 2 ms; a full queue also makes it read
+ * ahead for this process's channels. With a channel (c), its window is kept, and each
+ * round also gives the peer the credit we owe it, looks for the peer's close marker and
+ * for its death. */
 static int
 smq_put(smq_chan *c, int qid, void *msg, size_t size, const smq_limits *lim, int64_t deadline)
 {
