@@ -540,6 +540,16 @@ test_torn_end_is_not_yet_then_cut_off_by_the_next_writer(void **state)
 	assert_int_equal(file_size(path), (long long)(end + rec_total(7)));
 	assert_rv(expect_k(r, 4, 7, WAIT_MS), 0);
 	assert_rv(ipcx_recv(r, x, sizeof x, &len, 0), IPCX_ETIMEDOUT);
+	/* the last record whole in length but with a bad footer: no record, and the next
+	 * writer cuts it off, so the reader must wait at its start rather than step over it */
+	end += rec_total(7);
+	assert_int_equal(send_k(w, 5, 40), 0);
+	poke(path, end + rec_total(40) - 3, "\x77", 1);
+	assert_rv(ipcx_recv(r, x, sizeof x, &len, 0), IPCX_ETIMEDOUT);
+	assert_int_equal(send_k(w2, 6, 9), 0);
+	assert_int_equal(file_size(path), (long long)(end + rec_total(9)));
+	assert_rv(expect_k(r, 6, 9, WAIT_MS), 0);
+	assert_rv(ipcx_recv(r, x, sizeof x, &len, 0), IPCX_ETIMEDOUT);
 	ipcx_close(w);
 	ipcx_close(w2);
 	ipcx_close(r);

@@ -855,16 +855,23 @@ rx_resync(flog_rx *x)
 /*
  * One look at the record at pos. Returns 0 with *type and *len (a record of the wanted type
  * copied to buf, or another type consumed), IPCX_EMSGSIZE with *len (kept if cap is too
- * small; skipped if longer than max_msg), RX_WAIT, RX_ODD (only unlocked), RX_SKIP (only
- * locked) or an error. Unlocked, bytes that are no record are only reported (RX_ODD): a
- * decision to skip them is taken under the lock, where no writer moves them.
+ * small; skipped if longer than max_msg), RX_WAIT, RX_PART, RX_ODD (only unlocked), RX_SKIP
+ * (only locked) or an error. Unlocked, bytes that are no record are only reported (RX_ODD):
+ * a decision to skip them is taken under the lock, where no writer moves them.
+ *
+ * A reader steps over a record by its length only if the record is whole in structure
+ * (header and footer agree), which is exactly what a writer repairing the end looks for:
+ * so a reader never stands past the point where the next writer cuts the file and appends.
+ * Anything else is searched past (rx_resync).
  */
 static int
 rx_step(flog_rx *x, void *buf, size_t cap, size_t *len, unsigned *type, bool locked)
 {
 	const unsigned char *p;
+	const unsigned char *payload = NULL; /* in our buffer, when the record fits it */
+	bool mine;
 	uint64_t total;
-	size_t avail;
+	size_t avail, got;
 	rec_info ri;
 	int rv;
 
@@ -880,86 +887,52 @@ rx_step(flog_rx *x, void *buf, size_t cap, size_t *len, unsigned *type, bool loc
 	total = rec_total(ri.len);
 	*type = ri.type;
 	*len = ri.len;
-	if (ri.len > x->max_msg || ri.type != x->want) {
-		/* not for us (too long, or a control record): pass it once it is whole */
-		if (total <= RBUF_SIZE) {
-			if ((rv = rx_view(x, x->pos, (size_t)total, &p, &avail)) != 0) {
-				return rv;
-			}
-			if (avail < total) {
-				rv = RX_WAIT;
-			} else if (!rec_ftr_ok(p + total - REC_FTR, &ri)) {
-				rv = RX_ODD;
-			} else if (ri.len <= x->max_msg &&
-			           ipcx__crc32c(0, p + REC_HDR, ri.len) != ri.pcrc) {
-				rv = RX_ODD;
-			} else {
-				rv = 0;
-			}
-		} else {
-			rv = rx_ftr_at(x, x->pos, &ri);
-		}
-		if (rv == RX_WAIT) {
-			return locked ? rx_resync(x) : RX_PART;
-		}
-		if (rv == RX_ODD && locked) {
-			x->pos += total;
-			return RX_SKIP;
-		}
-		if (rv != 0) {
-			return rv;
-		}
-		x->pos += total;
-		return ri.len > x->max_msg ? IPCX_EMSGSIZE : 0;
-	}
+	/* is it all there, and does its footer agree? */
 	if (total <= RBUF_SIZE) {
 		if ((rv = rx_view(x, x->pos, (size_t)total, &p, &avail)) != 0) {
 			return rv;
 		}
-		if (avail < total) {
-			return locked ? rx_resync(x) : RX_PART;
-		}
-		if (!rec_ftr_ok(p + total - REC_FTR, &ri) ||
-		    ipcx__crc32c(0, p + REC_HDR, ri.len) != ri.pcrc) {
-			if (!locked) {
-				return RX_ODD;
-			}
-			x->pos += total;
-			return RX_SKIP;
-		}
-		if (cap < ri.len) {
-			return IPCX_EMSGSIZE;
-		}
-		if (ri.len > 0) {
-			memcpy(buf, p + REC_HDR, ri.len);
-		}
-	} else {
-		size_t got;
-		if ((rv = rx_ftr_at(x, x->pos, &ri)) != 0) {
-			if (rv == RX_WAIT) {
-				return locked ? rx_resync(x) : RX_PART;
-			}
-			if (rv == RX_ODD && locked) {
-				x->pos += total;
-				return RX_SKIP;
-			}
-			return rv;
-		}
-		if (cap < ri.len) {
-			return IPCX_EMSGSIZE;
-		}
+		rv = avail < total ? RX_WAIT : rec_ftr_ok(p + total - REC_FTR, &ri) ? 0 : RX_ODD;
+		payload = p + REC_HDR;
+	} else if ((rv = rx_ftr_at(x, x->pos, &ri)) < 0) {
+		return rv;
+	}
+	if (rv == RX_WAIT) {
+		return locked ? rx_resync(x) : RX_PART;
+	}
+	if (rv == RX_ODD) {
+		return locked ? rx_resync(x) : RX_ODD;
+	}
+	/* whole in structure: from here on, bad bytes are stepped over by its length */
+	mine = ri.type == x->want && ri.len <= x->max_msg;
+	if (ri.len > x->max_msg) {
+		x->pos += total; /* this channel can never take it: report it once, pass it */
+		return IPCX_EMSGSIZE;
+	}
+	if (mine && cap < ri.len) {
+		return IPCX_EMSGSIZE; /* kept: the offset stays */
+	}
+	if (payload == NULL && mine) {
 		/* straight into the caller's buffer: no copy through ours */
 		if ((rv = pread_all(x->fd, buf, ri.len, x->pos + REC_HDR, &got)) != 0) {
 			return rv;
 		}
-		if (got < ri.len || ipcx__crc32c(0, buf, ri.len) != ri.pcrc) {
-			if (!locked) {
-				return RX_ODD;
-			}
-			x->pos += total;
-			return RX_SKIP;
-		}
+		rv = got == ri.len && ipcx__crc32c(0, buf, ri.len) == ri.pcrc ? 0 : RX_ODD;
 		x->eof = false; /* what lies past it is not known */
+	} else if (payload == NULL) {
+		rv = 0; /* a long record of another type: passed over unread */
+	} else {
+		rv = ipcx__crc32c(0, payload, ri.len) == ri.pcrc ? 0 : RX_ODD;
+	}
+	if (rv == RX_ODD) {
+		if (!locked) {
+			return RX_ODD;
+		}
+		x->pos += total; /* a bad payload in a whole record: never delivered */
+		return RX_SKIP;
+	}
+	if (mine && payload != NULL && ri.len > 0) {
+		memcpy(buf, payload, ri.len);
 	}
 	x->last = x->pos;
 	x->pos += total;
