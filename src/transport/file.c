@@ -752,14 +752,11 @@ rx_ftr_at(flog_rx *x, uint64_t at, const rec_info *ri)
 	return rec_ftr_ok(ftr, ri) ? 0 : RX_ODD;
 }
 
-/* Is there a whole, valid record at `at` now? Read afresh, payload CRC included (in
- * buffer-sized pieces: no allocation). */
+/* Is there a record whole in structure (header and footer agree) at `at` now? Read afresh. */
 static int
 rx_whole_at(flog_rx *x, uint64_t at, bool *whole)
 {
 	rec_info ri;
-	uint64_t total, done = 0;
-	uint32_t crc = 0;
 	int rv;
 
 	*whole = false;
@@ -769,23 +766,10 @@ rx_whole_at(flog_rx *x, uint64_t at, bool *whole)
 	if (x->len < REC_HDR || !rec_hdr_parse(x->buf, at, &ri)) {
 		return 0;
 	}
-	total = rec_total(ri.len);
-	if ((rv = rx_ftr_at(x, at, &ri)) != 0) {
-		return rv < 0 ? rv : 0;
+	if ((rv = rx_ftr_at(x, at, &ri)) < 0) {
+		return rv;
 	}
-	while (done < ri.len) {
-		size_t n = ri.len - done < RBUF_SIZE ? (size_t)(ri.len - done) : RBUF_SIZE, got;
-		if ((rv = pread_all(x->fd, x->buf, n, at + REC_HDR + done, &got)) != 0) {
-			return rv;
-		}
-		if (got < n) {
-			return 0;
-		}
-		crc = ipcx__crc32c(crc, x->buf, n);
-		done += n;
-	}
-	rx_drop(x);
-	*whole = crc == ri.pcrc && total > 0;
+	*whole = rv == 0;
 	return 0;
 }
 
