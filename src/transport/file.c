@@ -67,6 +67,7 @@ enum { REC_DATA = 0, REC_HELLO = 1, REC_ACK = 2, REC_FIN = 3 };
 #define SEND_PROBE   16                  /* a pair's send looks for its peer every N sends */
 #define LOCK_SPINS   64
 #define BATCH_MS_DEF 100
+#define RX_SPIN_NS   50000 /* a receive looks again this long before it sleeps */
 
 enum { SYNC_NONE, SYNC_BATCH, SYNC_ALWAYS };
 
@@ -1053,7 +1054,7 @@ rx_recv(flog_rx *x, void *buf, size_t cap, size_t *len, unsigned *type, int64_t 
         rx_gone_fn gone, void *arg)
 {
 	int64_t step = IPCX__BACKOFF_MIN_NS;
-	bool armed = false;
+	bool armed = false, spun = false;
 
 	for (;;) {
 		int rv = rx_try(x, buf, cap, len, type, deadline);
@@ -1073,6 +1074,20 @@ rx_recv(flog_rx *x, void *buf, size_t cap, size_t *len, unsigned *type, int64_t 
 		if (gone != NULL && (rv = gone(arg)) != 0) {
 			int rv2 = rx_try(x, buf, cap, len, type, deadline);
 			return rv2 != RX_WAIT && rv2 != RX_PART ? rv2 : rv;
+		}
+		if (!spun) {
+			/* a reply often comes within microseconds: look again, yielding the CPU,
+			 * for a short while before sleeping (an inotify wake-up costs more) */
+			int64_t now = ipcx__now_ns(), until = now + RX_SPIN_NS;
+			spun = true;
+			while (now < until && now < deadline) {
+				sched_yield();
+				rv = rx_try(x, buf, cap, len, type, deadline);
+				if (rv != RX_WAIT && rv != RX_PART) {
+					return rv;
+				}
+				now = ipcx__now_ns();
+			}
 		}
 		if (!armed) {
 			if (rx_ino_open(x) == 0) {
