@@ -32,17 +32,50 @@ typedef struct bench_scheme {
 	const bench_impl *ipcx, *base;
 	size_t max_msg;    /* 0: BENCH_MAX_SIZE */
 	const char *limit; /* why larger messages are skipped */
+	/* or, where the limit is the system's: the largest message and why (optional) */
+	size_t (*max_fn)(char *why, size_t cap);
 } bench_scheme;
 
+static size_t
+bench_mq_max(char *why, size_t cap)
+{
+	long depth, msgsize;
+
+	bench_mq_shape(&depth, &msgsize);
+	snprintf(why, cap,
+	         "an mq message holds at most fs.mqueue.msgsize_max = %ld B, the msgsize of "
+	         "mq://'s queues",
+	         msgsize);
+	return (size_t)msgsize;
+}
+
+static size_t
+bench_sysvmq_max(char *why, size_t cap)
+{
+	size_t max = bench_sysv_msgmax();
+
+	snprintf(why, cap,
+	         "a System V message holds at most min(kernel.msgmax, msgmnb) = %zu B, "
+	         "less sysvmq://'s 1-byte header",
+	         max);
+	return max > 0 ? max - 1 : 0;
+}
+
 static const bench_scheme bench_schemes[] = {
-        {"pipe", NULL, "pipe: (ipcx_pair)", &bench_ipcx_pipe, &bench_raw_pipe, 0, NULL},
-        {"fifo", NULL, "fifo:///path", &bench_ipcx_fifo, &bench_raw_fifo, 0, NULL},
-        {"unix", NULL, "unix:///path", &bench_ipcx_unix, &bench_raw_seqpacket, 0, NULL},
+        {"pipe", NULL, "pipe: (ipcx_pair)", &bench_ipcx_pipe, &bench_raw_pipe, 0, NULL, NULL},
+        {"fifo", NULL, "fifo:///path", &bench_ipcx_fifo, &bench_raw_fifo, 0, NULL, NULL},
+        {"unix", NULL, "unix:///path", &bench_ipcx_unix, &bench_raw_seqpacket, 0, NULL, NULL},
         {"unix@", "unix-abstract", "unix:@name", &bench_ipcx_unix_abs, &bench_raw_seqpacket_abs, 0,
-         NULL},
-        {"tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL},
+         NULL, NULL},
+        {"tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL, NULL},
         {"udp", NULL, "udp://127.0.0.1:port", &bench_ipcx_udp, &bench_raw_udp, BENCH_UDP_MAX,
-         "a UDP datagram carries at most 65507 B"},
+         "a UDP datagram carries at most 65507 B", NULL},
+        {"mq", NULL, "mq:///name", &bench_ipcx_mq, &bench_raw_mq, 0, NULL, bench_mq_max},
+        {"sysvmq", NULL, "sysvmq:///path?proj=N", &bench_ipcx_sysvmq, &bench_raw_sysvmq, 0, NULL,
+         bench_sysvmq_max},
+        {"file", NULL, "file:///path", &bench_ipcx_file, &bench_raw_file, 0, NULL, NULL},
+        {"file+sync", "filesync", "file:///path?sync=always", &bench_ipcx_file_sync,
+         &bench_raw_file_sync, 0, NULL, NULL},
 };
 #define BENCH_NSCHEMES  (sizeof bench_schemes / sizeof bench_schemes[0])
 #define BENCH_MAX_SIZES 16
@@ -56,6 +89,8 @@ typedef struct bench_pair {
 	int cmd[2]; /* parent's write ends */
 	int rep[2]; /* parent's read ends */
 	bool up;
+	bool clean;   /* both workers quit by themselves, with status 0 */
+	bool cleaned; /* pair_cleanup ran */
 } bench_pair;
 
 typedef struct bench_run {
@@ -66,7 +101,20 @@ typedef struct bench_run {
 	bench_pair pairs[BENCH_IMPLS]; /* the pairs alive at one time */
 	int row, nrows;
 	char label[64]; /* "pipe 64 B" */
+	int jfd;        /* write end of the janitor's pipe, or -1 */
+	pid_t janitor;
+	pid_t self; /* this process: the owner in every pair's names */
 } bench_run;
+
+/* What the janitor is told of each worker as it is forked (a pipe write of this size is
+ * atomic). The janitor is a fork of this process: the implementation pointer is valid there.
+ * serial 0 says the run ended and cleaned up after itself. */
+typedef struct bench_jrec {
+	unsigned serial;
+	const bench_impl *impl;
+	pid_t pid[2];
+	int64_t started;
+} bench_jrec;
 
 static volatile sig_atomic_t bench_interrupted;
 
@@ -168,6 +216,64 @@ pair_close_fds(bench_pair *p)
 	}
 }
 
+/* Is an object ipcx listed one this pair may have made? Only kinds whose creator ipcx
+ * knows from its registry alone (the private one of this run: nobody else writes it) are
+ * matched by creator pid; files of any kind only inside the private directory. */
+static bool
+pair_owns(const bench_pair *p, const ipcx_obj_info *o)
+{
+	const char *colon = strchr(o->name, ':');
+	size_t n = strlen(p->cx.tmpdir);
+
+	switch (o->kind) {
+	case IPCX_OBJ_POSIX_MQ:
+	case IPCX_OBJ_POSIX_SEM:
+	case IPCX_OBJ_SYSV_MSG:
+	case IPCX_OBJ_SYSV_SEM:
+		return o->creator > 0 && (o->creator == p->cx.pid[0] || o->creator == p->cx.pid[1]);
+	default:
+		return colon != NULL && strncmp(colon + 1, p->cx.tmpdir, n) == 0 &&
+		       colon[1 + n] == '/';
+	}
+}
+
+/* Once both workers are gone: remove what the pair may have left behind — the names its
+ * implementation derives (raw baselines), and whatever ipcx recorded in the run's private
+ * registry as made by one of its workers. Something left by workers that closed normally
+ * would be a leak of the library: say so. */
+static void
+pair_cleanup(bench_pair *p)
+{
+	ipcx_obj_info *v = NULL;
+	size_t n = 0;
+
+	if (p->cx.impl == NULL || p->cleaned) {
+		return;
+	}
+	p->cleaned = true;
+	if (p->cx.impl->cleanup != NULL) {
+		p->cx.impl->cleanup(&p->cx);
+	}
+	if ((p->cx.pid[0] <= 0 && p->cx.pid[1] <= 0) || ipcx_obj_list(&v, &n, 0) != 0) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rv;
+		if (!pair_owns(p, &v[i])) {
+			continue;
+		}
+		rv = ipcx_obj_remove(v[i].name);
+		if (p->clean) {
+			fprintf(stderr,
+			        "ipcx bench: note: %s left %s behind although its workers closed "
+			        "normally (%s)\n",
+			        p->cx.impl->name, v[i].name,
+			        rv == 0 ? "removed" : bench_strerror(rv));
+		}
+	}
+	free(v);
+}
+
 static void
 pair_kill(bench_pair *p)
 {
@@ -185,6 +291,7 @@ pair_kill(bench_pair *p)
 	}
 	pair_close_fds(p);
 	p->up = false;
+	pair_cleanup(p);
 }
 
 /* Ask both workers to quit and reap them; whoever lingers is killed. */
@@ -193,6 +300,7 @@ pair_quit(bench_pair *p)
 {
 	bench_cmd cmd = {.op = BENCH_OP_QUIT};
 	int64_t deadline = bench_now() + 2000000000;
+	int clean = 0;
 
 	for (int r = 0; r < 2; r++) {
 		if (p->cmd[r] >= 0 && write(p->cmd[r], &cmd, sizeof cmd) != (ssize_t)sizeof cmd) {
@@ -201,8 +309,10 @@ pair_quit(bench_pair *p)
 	}
 	for (int r = 0; r < 2; r++) {
 		while (p->pid[r] > 0 && bench_now() < deadline) {
-			pid_t w = waitpid(p->pid[r], NULL, WNOHANG);
+			int st;
+			pid_t w = waitpid(p->pid[r], &st, WNOHANG);
 			if (w == p->pid[r] || (w == -1 && errno != EINTR)) {
+				clean += w == p->pid[r] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 				p->pid[r] = 0;
 				break;
 			}
@@ -210,7 +320,8 @@ pair_quit(bench_pair *p)
 			nanosleep(&ms, NULL);
 		}
 	}
-	pair_kill(p); /* kills and reaps only what is still there; closes the fds */
+	p->clean = clean == 2;
+	pair_kill(p); /* kills and reaps only what is still there; closes the fds, cleans up */
 }
 
 /* How a worker that stopped talking ended, for the error line. */
@@ -338,6 +449,9 @@ pair_spawn(bench_run *br, bench_pair *p, int role, char *err, size_t cap)
 		for (int i = 0; i < BENCH_IMPLS; i++) {
 			pair_close_fds(&br->pairs[i]);
 		}
+		if (br->jfd >= 0) {
+			close(br->jfd);
+		}
 		close(cmdp[1]);
 		close(repp[0]);
 		bench_worker(role, &p->cx, cmdp[0], repp[1], br->cfg->cpu[role]);
@@ -345,6 +459,13 @@ pair_spawn(bench_run *br, bench_pair *p, int role, char *err, size_t cap)
 	close(cmdp[0]);
 	close(repp[1]);
 	p->pid[role] = pid;
+	p->cx.pid[role] = pid;
+	if (br->jfd >= 0) {
+		bench_jrec j = {
+		        p->cx.serial, p->cx.impl, {p->cx.pid[0], p->cx.pid[1]}, p->cx.started};
+		ssize_t n = write(br->jfd, &j, sizeof j);
+		(void)n; /* a janitor that is gone cannot help; the run goes on without it */
+	}
 	p->cmd[role] = cmdp[1];
 	p->rep[role] = repp[0];
 	return 0;
@@ -368,6 +489,7 @@ pair_start(bench_run *br, bench_pair *p, const bench_impl *impl, size_t size, ch
 	p->cx.serial = ++br->serial;
 	p->cx.timeout_ms = br->cfg->timeout_ms;
 	p->cx.msg_size = size;
+	p->cx.started = (int64_t)time(NULL);
 	p->cx.lfd = -1;
 	for (int i = 0; i < 4; i++) {
 		p->cx.fds[i] = -1;
@@ -405,6 +527,7 @@ pair_phase(bench_run *br, bench_pair *p, const bench_cmd *cmd, bench_rep *out, c
            size_t cap)
 {
 	bench_rep rep[2];
+	int64_t a_cpu;
 	int rv;
 
 	for (int r = 0; r < 2; r++) {
@@ -414,6 +537,7 @@ pair_phase(bench_run *br, bench_pair *p, const bench_cmd *cmd, bench_rep *out, c
 		}
 	}
 	rv = pair_wait(p, 3u, rep, bench_now() + cmd->max_ns + pair_grace_ns(br->cfg), err, cap);
+	a_cpu = rep[BENCH_ROLE_A].cpu_ns;
 	if (rv == 0 && (p->cx.impl->flags & BENCH_LOSSY)) {
 		/* B is done sending; on loopback every datagram it sent is queued by now. */
 		bench_cmd drain = {.op = BENCH_OP_DRAIN, .size = cmd->size};
@@ -425,6 +549,7 @@ pair_phase(bench_run *br, bench_pair *p, const bench_cmd *cmd, bench_rep *out, c
 		               err, cap);
 	}
 	*out = rep[BENCH_ROLE_B];
+	out->cpu_ns += a_cpu;
 	return rv;
 }
 
@@ -445,13 +570,18 @@ bench_fail(bench_pair *p, bench_result *res, const char *what, const char *why)
 static void
 bench_record(bench_result *res, const bench_rep *rep, int op, size_t size)
 {
+	double cpu =
+	        rep->elapsed_ns > 0 ? 100.0 * (double)rep->cpu_ns / (double)rep->elapsed_ns : 0;
+
 	if (op == BENCH_OP_PING) {
+		res->cpu_ping.v[res->cpu_ping.n++] = cpu;
 		res->p50.v[res->p50.n++] = rep->p50_ns / 1e3;
 		res->p99.v[res->p99.n++] = rep->p99_ns / 1e3;
 		res->p999.v[res->p999.n++] = rep->p999_ns / 1e3;
 		res->samples += rep->count;
 	} else {
 		double secs = (double)rep->elapsed_ns / 1e9;
+		res->cpu_stream.v[res->cpu_stream.n++] = cpu;
 		res->mps.v[res->mps.n++] = (double)rep->recvd / secs;
 		res->mbps.v[res->mbps.n++] = (double)rep->recvd * (double)size / secs / 1e6;
 		res->loss.v[res->loss.n++] =
@@ -591,6 +721,153 @@ bench_tmpdir_remove(bench_run *br)
 	}
 }
 
+/* ---- the janitor: cleanup when this process dies without doing it ------------------------ */
+
+/* Wait (bounded) until each worker told of has exited: they die of PR_SET_PDEATHSIG with
+ * the parent, but not at the same instant. */
+static void
+janitor_wait_workers(const bench_jrec *j, size_t n)
+{
+	int64_t deadline = bench_now() + 3000000000LL;
+
+	for (size_t i = 0; i < n; i++) {
+		for (int r = 0; r < 2; r++) {
+			pid_t pid = j[i].pid[r];
+			while (pid > 0 && kill(pid, 0) == 0 && bench_now() < deadline) {
+				char st[64], buf[256];
+				int fd;
+				ssize_t k = -1;
+				/* a zombie is as good as gone: its objects are what they will be */
+				snprintf(st, sizeof st, "/proc/%ld/stat", (long)pid);
+				if ((fd = open(st, O_RDONLY | O_CLOEXEC)) >= 0) {
+					k = read(fd, buf, sizeof buf - 1);
+					close(fd);
+				}
+				if (k > 0) {
+					char *rp;
+					buf[k] = '\0';
+					rp = strrchr(buf, ')');
+					if (rp != NULL && rp[1] == ' ' &&
+					    (rp[2] == 'Z' || rp[2] == 'X')) {
+						break;
+					}
+				}
+				struct timespec ms = {0, 2000000};
+				nanosleep(&ms, NULL);
+			}
+		}
+	}
+}
+
+/* The janitor's life: collect what the parent tells of its workers; at end-of-file without
+ * the parent's "done" (it was killed, by SIGKILL too), remove what the pairs may have left
+ * and the private directory. It has its own process group, so that a signal to the bench's
+ * (Ctrl-C, kill -9 -PGID) does not reach it, and it ignores the others. */
+static _Noreturn void
+janitor_main(bench_run *br, int rfd)
+{
+	bench_jrec *j = NULL, rec;
+	size_t n = 0, cap = 0;
+	bool done = false;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	setpgid(0, 0);
+	for (;;) {
+		ssize_t k = read(rfd, &rec, sizeof rec);
+		if (k == -1 && errno == EINTR) {
+			continue;
+		}
+		if (k != (ssize_t)sizeof rec) {
+			break; /* end of file: the parent is gone */
+		}
+		if (rec.serial == 0) {
+			done = true;
+			continue;
+		}
+		if (n == cap) {
+			bench_jrec *g = realloc(j, (cap ? 2 * cap : 64) * sizeof *j);
+			if (g == NULL) {
+				continue; /* that pair's names still go with the directory */
+			}
+			j = g;
+			cap = cap ? 2 * cap : 64;
+		}
+		j[n++] = rec;
+	}
+	if (!done) {
+		janitor_wait_workers(j, n);
+		for (size_t i = 0; i < n; i++) {
+			bench_pair p;
+			memset(&p, 0, sizeof p);
+			p.cx.impl = j[i].impl;
+			p.cx.tmpdir = br->tmpdir;
+			p.cx.owner = br->self;
+			p.cx.serial = j[i].serial;
+			p.cx.pid[0] = j[i].pid[0];
+			p.cx.pid[1] = j[i].pid[1];
+			p.cx.started = j[i].started;
+			pair_cleanup(&p);
+		}
+		if (access(br->tmpdir, F_OK) == 0) {
+			bench_tmpdir_remove(br);
+		}
+	}
+	free(j);
+	_exit(0);
+}
+
+/* Fork the janitor; without one (fork failed) the run goes on, cleaning up only itself. */
+static void
+janitor_start(bench_run *br)
+{
+	int fds[2];
+	pid_t pid;
+
+	br->jfd = -1;
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		janitor_main(br, fds[0]);
+	}
+	close(fds[0]);
+	br->jfd = fds[1];
+	br->janitor = pid;
+}
+
+/* The run cleaned up after itself: tell the janitor, and reap it. */
+static void
+janitor_stop(bench_run *br)
+{
+	bench_jrec done;
+
+	if (br->jfd < 0) {
+		return;
+	}
+	memset(&done, 0, sizeof done);
+	if (write(br->jfd, &done, sizeof done) != (ssize_t)sizeof done) {
+		/* gone: nothing to tell */
+	}
+	close(br->jfd);
+	br->jfd = -1;
+	while (waitpid(br->janitor, NULL, 0) == -1 && errno == EINTR) {
+	}
+}
+
 /* ---- command line -------------------------------------------------------------------- */
 
 static void
@@ -605,7 +882,9 @@ bench_usage(FILE *f)
 	        "throughput, beside a raw-syscall baseline doing the same job in the same run.\n"
 	        "Each figure is the median of several runs; the spread is reported.\n"
 	        "\n"
-	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, udp, or all (default)\n"
+	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, udp, mq, sysvmq, "
+	        "file,\n"
+	        "                  file+sync (fdatasync per record), or all (default)\n"
 	        "  --size LIST     message sizes: 64, 4k, 1m, ... up to 16m (default 64,4k,1m)\n"
 	        "  --quick         3 short runs per figure (the `make run` job); default: 5 runs\n"
 	        "  --runs N        runs per figure (1..%d)\n"
@@ -748,7 +1027,8 @@ ipcx_cmd_bench(int argc, char **argv)
 	int nsizes = 0, runs = 0, opt, nfailed = 0, nrows = 0;
 	bool any_sel = false;
 	char note[256] = "", *end;
-	struct sigaction sa, old_int, old_term, old_pipe;
+	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
+	char reg[PATH_MAX + 16], *old_reg = NULL;
 	bench_config cfg;
 	bench_machine mach;
 	bench_run br;
@@ -881,6 +1161,7 @@ ipcx_cmd_bench(int argc, char **argv)
 	memset(&br, 0, sizeof br);
 	br.cfg = &cfg;
 	br.tty = isatty(STDERR_FILENO) == 1;
+	br.jfd = -1;
 	for (int k = 0; k < BENCH_IMPLS; k++) {
 		for (int r = 0; r < 2; r++) {
 			br.pairs[k].cmd[r] = br.pairs[k].rep[r] = -1;
@@ -897,12 +1178,26 @@ ipcx_cmd_bench(int argc, char **argv)
 			return IPCX_EXIT_RUNTIME;
 		}
 	}
+	/* ipcx's creator records go to the private directory too: the workers' (so that a
+	 * killed worker's objects are found by pair_cleanup, never in the user's registry)
+	 * and this process's, which looks them up there. */
+	if (getenv("IPCX_REGISTRY_DIR") != NULL &&
+	    (old_reg = strdup(getenv("IPCX_REGISTRY_DIR"))) == NULL) {
+		bench_tmpdir_remove(&br);
+		fprintf(stderr, "ipcx bench: out of memory\n");
+		return IPCX_EXIT_RUNTIME;
+	}
+	snprintf(reg, sizeof reg, "%s/registry", br.tmpdir);
+	setenv("IPCX_REGISTRY_DIR", reg, 1);
+	br.self = getpid();
+	janitor_start(&br);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = bench_on_signal; /* no SA_RESTART: waits see EINTR and stop */
 	sigemptyset(&sa.sa_mask);
 	bench_interrupted = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
 	sa.sa_handler = SIG_IGN; /* a dead worker must not kill us through its command pipe */
 	sigaction(SIGPIPE, &sa, &old_pipe);
 
@@ -911,8 +1206,13 @@ ipcx_cmd_bench(int argc, char **argv)
 	for (size_t i = 0; i < BENCH_NSCHEMES && !bench_interrupted; i++) {
 		const bench_scheme *sc = &bench_schemes[i];
 		size_t max = sc->max_msg ? sc->max_msg : BENCH_MAX_SIZE;
+		char why[160];
 		if (!sel[i]) {
 			continue;
+		}
+		snprintf(why, sizeof why, "%s", sc->limit != NULL ? sc->limit : "");
+		if (sc->max_fn != NULL) {
+			max = sc->max_fn(why, sizeof why);
 		}
 		for (int z = 0; z < nsizes && !bench_interrupted; z++) {
 			bench_row row;
@@ -928,7 +1228,7 @@ ipcx_cmd_bench(int argc, char **argv)
 			}
 			if (sizes[z] > max) {
 				row.skipped = true;
-				snprintf(row.note, sizeof row.note, "%s", sc->limit);
+				snprintf(row.note, sizeof row.note, "%s", why);
 			} else {
 				bench_measure(&br, sc, sizes[z], &row);
 			}
@@ -962,8 +1262,16 @@ ipcx_cmd_bench(int argc, char **argv)
 	bench_progress_clear(&br);
 	bench_out_end(&cfg, nrows, nfailed, (double)(bench_now() - t0) / 1e9);
 	bench_tmpdir_remove(&br);
+	janitor_stop(&br);
+	if (old_reg != NULL) {
+		setenv("IPCX_REGISTRY_DIR", old_reg, 1);
+		free(old_reg);
+	} else {
+		unsetenv("IPCX_REGISTRY_DIR");
+	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	if (bench_interrupted) {
 		fprintf(stderr, "ipcx bench: interrupted\n");

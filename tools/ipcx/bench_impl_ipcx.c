@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
 
 static int
 ix_send(bench_ep *ep, const void *buf, size_t len)
@@ -89,18 +90,14 @@ const bench_impl bench_ipcx_pipe = {
 /* ---- listen / accept / dial --------------------------------------------------------- */
 
 static int
-ix_serve(bench_ctx *cx, char *err)
+ix_serve_url(bench_ctx *cx, const char *url, char *err)
 {
-	char url[BENCH_ADDR_MAX];
 	ipcx_listener *l;
 	int rv;
 
-	if ((rv = bench_expand(url, sizeof url, cx->impl->arg, cx)) != 0) {
-		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->impl->arg);
-		return rv;
-	}
 	if ((rv = ipcx_listen(&l, url, NULL)) != 0) {
-		snprintf(err, BENCH_ERR_MAX, "ipcx_listen %s", url);
+		const char *d = ipcx_errdetail();
+		snprintf(err, BENCH_ERR_MAX, "ipcx_listen %s%s%s", url, d[0] ? ": " : "", d);
 		return rv;
 	}
 	if ((rv = ipcx_listener_url(l, cx->addr, sizeof cx->addr)) != 0) {
@@ -110,6 +107,44 @@ ix_serve(bench_ctx *cx, char *err)
 	}
 	cx->lst = l;
 	return 0;
+}
+
+static int
+ix_serve(bench_ctx *cx, char *err)
+{
+	char url[BENCH_ADDR_MAX];
+	int rv;
+
+	if ((rv = bench_expand(url, sizeof url, cx->impl->arg, cx)) != 0) {
+		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->impl->arg);
+		return rv;
+	}
+	return ix_serve_url(cx, url, err);
+}
+
+/* sysvmq:///path?proj=N, the key ftok's of a file in the private directory. A key that
+ * some other program's queue has already (IPCX_EADDRINUSE) is passed over for the next
+ * proj, as the raw baseline does. */
+static int
+ix_sysvmq_serve(bench_ctx *cx, char *err)
+{
+	char file[BENCH_ADDR_MAX], url[BENCH_ADDR_MAX + 32];
+	int rv = IPCX_EADDRINUSE;
+
+	if (bench_expand(file, sizeof file, cx->impl->arg, cx) != 0 ||
+	    (size_t)snprintf(url, sizeof url, "sysvmq://%s?proj=1", file) >= sizeof url) {
+		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->impl->arg);
+		return IPCX_ENAMETOOLONG;
+	}
+	for (unsigned n = 0; n < BENCH_SYSV_TRIES && rv == IPCX_EADDRINUSE; n++) {
+		if (bench_sysv_key(file, n) == IPC_PRIVATE) { /* makes the file ftok needs */
+			snprintf(err, BENCH_ERR_MAX, "ftok %s", file);
+			return IPCX_EINVAL;
+		}
+		snprintf(url, sizeof url, "sysvmq://%s?proj=%u", file, n + 1);
+		rv = ix_serve_url(cx, url, err);
+	}
+	return rv;
 }
 
 static int
@@ -131,12 +166,21 @@ ix_accept(bench_ctx *cx, bench_ep *ep, char *err)
 static int
 ix_dial(bench_ctx *cx, bench_ep *ep, char *err)
 {
-	int rv = ipcx_dial(&ep->chan, cx->addr, NULL, cx->timeout_ms);
+	char url[BENCH_ADDR_MAX + 64];
+	int rv;
 
-	if (rv != 0) {
-		snprintf(err, BENCH_ERR_MAX, "ipcx_dial %s", cx->addr);
+	/* options the listener's URL does not carry (file://'s sync) */
+	if ((size_t)snprintf(url, sizeof url, "%s%s", cx->addr,
+	                     cx->impl->dial_query != NULL ? cx->impl->dial_query : "") >=
+	    sizeof url) {
+		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->addr);
+		return IPCX_ENAMETOOLONG;
 	}
 	ep->ops = &ix_ops;
+	if ((rv = ipcx_dial(&ep->chan, url, NULL, cx->timeout_ms)) != 0) {
+		const char *d = ipcx_errdetail();
+		snprintf(err, BENCH_ERR_MAX, "ipcx_dial %s%s%s", url, d[0] ? ": " : "", d);
+	}
 	return rv;
 }
 
@@ -155,3 +199,27 @@ IX_LISTENER(bench_ipcx_unix, "unix://", "unix://%D/unix-%N.sock", 0);
 IX_LISTENER(bench_ipcx_unix_abs, "unix:@", "unix:@ipcx-bench.%P.%N", 0);
 IX_LISTENER(bench_ipcx_tcp, "tcp://", "tcp://127.0.0.1:0", 0);
 IX_LISTENER(bench_ipcx_udp, "udp://", "udp://127.0.0.1:0", BENCH_LOSSY);
+
+/* mq:///NAME is the queue /ipcx.NAME; the client's private pair is named after it. */
+IX_LISTENER(bench_ipcx_mq, "mq://", "mq:///bench.%P.%N", 0);
+/* The default durability (sync=none), as the raw baseline's plain writes. */
+IX_LISTENER(bench_ipcx_file, "file://", "file://%D/file-%N", 0);
+
+/* fdatasync after every record, on both sides of the pair: the listener's URL gives it to
+ * the accepted channel, the dialler asks for it itself. */
+const bench_impl bench_ipcx_file_sync = {
+        .name = "file://?sync=always",
+        .arg = "file://%D/filesync-%N?sync=always",
+        .dial_query = "?sync=always",
+        .serve = ix_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};
+
+const bench_impl bench_ipcx_sysvmq = {
+        .name = "sysvmq://",
+        .arg = "%D/sysvmq-%N",
+        .serve = ix_sysvmq_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};

@@ -37,9 +37,22 @@ struct bench_ep {
 	ipcx_chan *chan; /* ipcx implementations */
 	int rfd, wfd;    /* raw implementations: rfd == wfd on sockets */
 	bool is_socket;
-	unsigned char *rbuf; /* raw byte streams: buffered reads, as a careful hand-written
-	                        program does */
+	unsigned char *rbuf; /* raw byte streams and files: buffered reads, as a careful
+	                        hand-written program does; raw mq: a buffer of mq_msgsize */
 	size_t rhead, rtail;
+	size_t rcap; /* raw mq: mq_msgsize of the receive queue */
+	/* raw System V queue: one queue, an mtype per direction, and the msgbuf that msgsnd
+	 * and msgrcv want (the mtype, then the payload) */
+	int qid;
+	long rtype, ttype;
+	void *mbuf;
+	size_t mcap;
+	/* raw files: an inotify watch on the file read, the offset of rbuf[rtail] in it, how
+	 * far its consumed space was given back; fdatasync after each append */
+	int ino;
+	uint64_t roff, punched;
+	bool sync;
+	bool rmid; /* raw System V: this side made the queue and removes it at close */
 };
 
 /* ---- Implementations: how a pair of workers gets connected --------------------------- */
@@ -57,13 +70,18 @@ typedef struct bench_ctx {
 	ipcx_chan *pair[2];        /* made by prepare() before the fork (ipcx_pair) */
 	void *lst;                 /* worker A between serve() and accept() */
 	int lfd;                   /* worker A between serve() and accept() */
+	pid_t pid[2];              /* the parent: the pair's workers, for cleanup() */
+	int64_t started;           /* the parent: CLOCK_REALTIME seconds when the pair began */
 } bench_ctx;
 
-#define BENCH_LOSSY 1u /* datagrams: messages may be lost; stream ends are resent */
+#define BENCH_LOSSY      1u /* datagrams: messages may be lost; stream ends are resent */
+#define BENCH_SYNC       2u /* raw files: fdatasync after every append */
+#define BENCH_SYSV_TRIES 8  /* System V keys a pair tries (ftok proj 1..8) */
 
 typedef struct bench_impl {
-	const char *name; /* label in the output ("pipe:", "raw pipe") */
-	const char *arg;  /* address template: %D tmpdir, %P owner pid, %N serial */
+	const char *name;       /* label in the output ("pipe:", "raw pipe") */
+	const char *arg;        /* address template: %D tmpdir, %P owner pid, %N serial */
+	const char *dial_query; /* ipcx: appended to the listener's URL to dial it, or NULL */
 	unsigned flags;
 	size_t max_msg; /* largest message it can carry, 0: BENCH_MAX_SIZE */
 	/* Parent, before forking the pair; optional. */
@@ -76,12 +94,28 @@ typedef struct bench_impl {
 	int (*dial)(bench_ctx *cx, bench_ep *ep, char *err);
 	/* Parent, after forking both workers: drop what prepare() made; optional. */
 	void (*release)(bench_ctx *cx);
+	/* Parent, once both workers are gone (quit, failed or killed): remove any kernel
+	 * object the pair may have left, by the names it derives from cx (cx->addr is what
+	 * worker A reported, or empty). Files in cx->tmpdir go with the directory; ipcx's
+	 * own objects are found through its creator registry. Optional; must be idempotent. */
+	void (*cleanup)(bench_ctx *cx);
 } bench_impl;
 
 extern const bench_impl bench_ipcx_pipe, bench_ipcx_fifo, bench_ipcx_unix, bench_ipcx_unix_abs,
-        bench_ipcx_tcp, bench_ipcx_udp;
+        bench_ipcx_tcp, bench_ipcx_udp, bench_ipcx_mq, bench_ipcx_sysvmq, bench_ipcx_file,
+        bench_ipcx_file_sync;
 extern const bench_impl bench_raw_pipe, bench_raw_fifo, bench_raw_seqpacket,
-        bench_raw_seqpacket_abs, bench_raw_tcp, bench_raw_udp;
+        bench_raw_seqpacket_abs, bench_raw_tcp, bench_raw_udp, bench_raw_mq, bench_raw_sysvmq,
+        bench_raw_file, bench_raw_file_sync;
+
+/* The shape of the queues mq:// makes by default, which the raw baseline copies: depth
+ * min(fs.mqueue.msg_default, msg_max), message size fs.mqueue.msgsize_max. */
+void bench_mq_shape(long *depth, long *msgsize);
+/* A System V message's largest payload: min(kernel.msgmax, kernel.msgmnb). */
+size_t bench_sysv_msgmax(void);
+/* The n-th System V key a pair may use (n = 0, 1, ...): ftok of a file in the private
+ * directory, made if missing. 0 (IPC_PRIVATE) on failure. */
+key_t bench_sysv_key(const char *file, unsigned n);
 
 /* Expand an address template (see bench_impl.arg). IPCX_ENAMETOOLONG if it does not fit. */
 int bench_expand(char *out, size_t cap, const char *tmpl, const bench_ctx *cx);
@@ -114,6 +148,8 @@ typedef struct bench_rep {
 	uint64_t recvd;            /* stream: messages the receiver counted */
 	int64_t elapsed_ns;
 	double p50_ns, p99_ns, p999_ns;
+	int64_t cpu_ns; /* CPU time (user + system, all its threads) the worker spent on the
+	                   command; the parent adds A's to B's */
 } bench_rep;
 
 enum bench_role { BENCH_ROLE_A = 0, BENCH_ROLE_B = 1 };
@@ -142,7 +178,10 @@ typedef struct bench_result {
 	bench_series p50, p99, p999; /* round trip, microseconds */
 	bench_series mps, mbps;      /* stream: messages/s, MB/s (10^6 bytes) */
 	bench_series loss;           /* stream: percent of messages lost */
-	uint64_t samples;            /* round trips measured over all runs */
+	/* CPU time of both workers over the phase, in percent of one CPU (0..200): what a
+	 * figure cost, which shows a side that waits busily */
+	bench_series cpu_ping, cpu_stream;
+	uint64_t samples; /* round trips measured over all runs */
 } bench_result;
 
 #define BENCH_IMPLS 2 /* ipcx, baseline; --peers will add more */

@@ -192,17 +192,36 @@ out_table_begin(const bench_config *cfg, const bench_machine *m, const char *not
 	}
 	printf("x = ipcx / raw baseline doing the same job, measured back to back in each run; "
 	       "median over runs\n    (latency: >1 is slower; msgs/s: <1 is slower)\n\n");
-	printf("%-7s %-7s %9s %5s %9s", "scheme", "size", "rtt p50", "±", "p99");
+	printf("%-9s %-7s %9s %5s %9s", "scheme", "size", "rtt p50", "±", "p99");
 	if (!cfg->quick) {
 		printf(" %9s", "p99.9");
 	}
 	printf(" %9s %5s %6s | %8s %5s %8s %8s %5s %6s\n", "raw p50", "±", "x", "msgs/s", "±",
 	       "MB/s", "raw m/s", "±", "x");
-	printf("%-7s %-7s %9s %5s %9s", "", "", "us", "", "us");
+	printf("%-9s %-7s %9s %5s %9s", "", "", "us", "", "us");
 	if (!cfg->quick) {
 		printf(" %9s", "us");
 	}
 	printf(" %9s %5s %6s |\n", "us", "", "");
+}
+
+/* A line on CPU use where ipcx's costs clearly more than its baseline's (a side that waits
+ * busily buys latency with CPU time: the table must not show only the latency). */
+static void
+out_table_cpu(const bench_row *row, const char *what, int stream)
+{
+	const bench_result *ix = &row->res[0], *raw = &row->res[1];
+	bench_summary a, b;
+
+	if (!out_res_ok(ix) || !out_res_ok(raw)) {
+		return;
+	}
+	a = bench_summarize(stream ? &ix->cpu_stream : &ix->cpu_ping);
+	b = bench_summarize(stream ? &raw->cpu_stream : &raw->cpu_ping);
+	if (a.valid && b.valid && a.med > 1.5 * b.med && a.med - b.med >= 20) {
+		printf("        cpu in %s (both workers, %% of one CPU): %s %.0f%%, %s %.0f%%\n",
+		       what, ix->impl->name, a.med, raw->impl->name, b.med);
+	}
 }
 
 static void
@@ -213,7 +232,7 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 	bench_summary s;
 
 	bench_fmt_size(size, sizeof size, row->size);
-	printf("%-7s %-7s ", row->scheme, size);
+	printf("%-9s %-7s ", row->scheme, size);
 	if (row->skipped) {
 		printf("skipped: %s\n", row->note);
 		return;
@@ -292,6 +311,8 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 			printf("; msgs/s counts what arrived\n");
 		}
 	}
+	out_table_cpu(row, "ping-pong", 0);
+	out_table_cpu(row, "stream", 1);
 	if (row->note[0] != '\0') {
 		printf("        note: %s\n", row->note);
 	}
@@ -329,7 +350,8 @@ out_csv_begin(void)
 	       "rtt_p50_us,rtt_p50_min_us,rtt_p50_max_us,rtt_p99_us,rtt_p99_min_us,rtt_p99_max_us,"
 	       "rtt_p999_us,rtt_p999_min_us,rtt_p999_max_us,"
 	       "msgs_per_s,msgs_per_s_min,msgs_per_s_max,mb_per_s,mb_per_s_min,mb_per_s_max,"
-	       "loss_pct,baseline,ratio_rtt_p50,ratio_msgs_per_s,note\n");
+	       "loss_pct,baseline,ratio_rtt_p50,ratio_msgs_per_s,note,cpu_pingpong_pct,"
+	       "cpu_stream_pct\n");
 }
 
 static void
@@ -365,6 +387,12 @@ out_csv_row(const bench_row *row)
 		}
 		putchar(',');
 		out_csv_text(row->note);
+		if (!row->skipped && out_res_ok(r)) {
+			printf(",%.3g,%.3g", bench_summarize(&r->cpu_ping).med,
+			       bench_summarize(&r->cpu_stream).med);
+		} else {
+			printf(",,");
+		}
 		putchar('\n');
 	}
 }
@@ -442,7 +470,8 @@ out_json_begin(const bench_config *cfg, const bench_machine *m, const char *note
 	printf(",\n  \"note\": ");
 	out_json_str(note != NULL ? note : "");
 	printf(",\n  \"units\": {\"rtt\": \"us\", \"msgs_per_s\": \"messages/s\", \"mb_per_s\": "
-	       "\"10^6 bytes/s\", \"loss\": \"percent\"},\n");
+	       "\"10^6 bytes/s\", \"loss\": \"percent\", \"cpu\": \"percent of one CPU, both "
+	       "workers\"},\n");
 	printf("  \"results\": [");
 	out_json_rows = 0;
 }
@@ -473,6 +502,10 @@ out_json_result(const bench_result *r, int role)
 		out_json_summary("mb_per_s", bench_summarize(&r->mbps));
 		printf(", ");
 		out_json_summary("loss_pct", bench_summarize(&r->loss));
+		printf("},\n         \"cpu_pct\": {");
+		out_json_summary("pingpong", bench_summarize(&r->cpu_ping));
+		printf(", ");
+		out_json_summary("stream", bench_summarize(&r->cpu_stream));
 		putchar('}');
 	}
 	putchar('}');

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ typedef struct worker {
 	uint64_t *samples;
 	size_t nsamples_cap;
 	uint64_t seq;
+	int64_t cpu0; /* CPU time of this process when the command came */
 } worker;
 
 static int64_t
@@ -39,11 +41,25 @@ worker_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* User + system time of the whole process (every thread), in ns. */
+static int64_t
+worker_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1) {
+		return 0;
+	}
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
 static void
 worker_report(worker *w, bench_rep *rep)
 {
 	ssize_t n;
 
+	rep->cpu_ns = worker_cpu_ns() - w->cpu0;
 	do {
 		n = write(w->rep_fd, rep, sizeof *rep); /* < PIPE_BUF: one atomic write */
 	} while (n == -1 && errno == EINTR);
@@ -402,7 +418,7 @@ bench_worker(int role, bench_ctx *cx, int cmd_fd, int rep_fd, int cpu)
 	w.role = role;
 	w.rep_fd = rep_fd;
 	w.lossy = (cx->impl->flags & BENCH_LOSSY) != 0;
-	w.ep.rfd = w.ep.wfd = -1;
+	w.ep.rfd = w.ep.wfd = w.ep.ino = w.ep.qid = -1;
 	w.ep.timeout_ms = cx->timeout_ms;
 	worker_setup_process(&w, cpu, cx->owner);
 	{
@@ -444,6 +460,7 @@ bench_worker(int role, bench_ctx *cx, int cmd_fd, int rep_fd, int cpu)
 		if ((rv = worker_bufs(&w, (size_t)cmd.size)) != 0) {
 			worker_fail(&w, rv, "buffers");
 		}
+		w.cpu0 = worker_cpu_ns();
 		switch (cmd.op) {
 		case BENCH_OP_PING:
 			(role == BENCH_ROLE_A ? worker_a_ping : worker_b_ping)(&w, &cmd);
