@@ -2,7 +2,8 @@
 # bench/syscalls.sh - which syscalls each bench worker makes, ipcx beside its raw baseline
 # (strace -ff; slow, so only counts matter). Usage: bench/syscalls.sh SCHEME SIZE [ipcx] [N]
 # Threads (sysvmq's waiter) are counted with their process and also shown on their own;
-# N (default 6) is how many of each process's most frequent syscalls are listed.
+# N (default 6) is how many of each process's most frequent syscalls are listed; more
+# options for the bench in $BENCH_ARGS (e.g. BENCH_ARGS="--cpus 1,1").
 set -euo pipefail
 
 scheme=${1:?usage: bench/syscalls.sh SCHEME SIZE [path/to/ipcx] [N]}
@@ -13,8 +14,9 @@ command -v strace > /dev/null || { echo "syscalls.sh: strace is not installed" >
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-syscalls.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of words
 strace -ff -o "$dir/t" "$ipcx" bench --quick --runs 1 --scheme "$scheme" --size "$size" \
-	> "$dir/out.txt" 2>&1 || true
+	${BENCH_ARGS:-} > "$dir/out.txt" 2>&1 || true
 
 # The tree: which file (one per thread) made which process or thread, in order.
 parent=$(ls "$dir"/t.* | sed 's/.*\.//' | sort -n | head -1)

@@ -1214,7 +1214,7 @@ const bench_impl bench_raw_sysvmq = {
         .cleanup = raw_sysv_cleanup,
 };
 
-/* ---- raw files: one append-only file per direction, read by a polling reader --------- */
+/* ---- raw files: one append-only file per direction, read by a waiting reader --------- */
 
 /* Each side's file has one writer, which appends [4-byte length][payload] with one writev
  * on an O_APPEND descriptor; no lock, no checksum. The reader keeps its own offset, reads
@@ -1222,8 +1222,8 @@ const bench_impl bench_raw_sysvmq = {
  * next record is not all there blocks in read(2) on an inotify watch (IN_MODIFY) made
  * before the first byte was written, so no append is missed: an append that finished
  * before the look was seen by it, a later one queues an event. Consumed space is given
- * back with FALLOC_FL_PUNCH_HOLE in 1 MiB steps, as file:// does, so a long stream does
- * not fill the disk. */
+ * back with FALLOC_FL_PUNCH_HOLE in 1 MiB steps up to the last record taken, as file://
+ * does, so a long stream does not fill the disk. */
 #define RAW_PUNCH_STEP ((uint64_t)1 << 20)
 
 static int
@@ -1277,10 +1277,13 @@ raw_file_fill(bench_ep *ep)
 	return n < 0 ? -errno : n;
 }
 
+/* Give back the space before the record just taken (at `last`), as file:// does: punching
+ * the pages of the record just read, still dirty and next to where the writer appends,
+ * costs milliseconds on ext4 here (a 1 MiB ping-pong took 4.6 ms instead of 0.75). */
 static void
-raw_file_punch(bench_ep *ep)
+raw_file_punch(bench_ep *ep, uint64_t last)
 {
-	uint64_t to = (ep->roff - (ep->rtail - ep->rhead)) & ~(uint64_t)4095;
+	uint64_t to = last & ~(uint64_t)4095;
 
 	if (to >= ep->punched + RAW_PUNCH_STEP &&
 	    fallocate(ep->rfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ep->punched,
@@ -1294,6 +1297,7 @@ raw_file_recv(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms)
 {
 	unsigned char *out = buf;
 	size_t got, need, take;
+	uint64_t last;
 	uint32_t hdr;
 	ssize_t n;
 	int rv;
@@ -1302,10 +1306,12 @@ raw_file_recv(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms)
 		if ((n = raw_file_fill(ep)) < 0) {
 			return (int)n;
 		}
-		if (n == 0 && (rv = raw_file_wait(ep, timeout_ms)) != 0) {
+		if (ep->rtail - ep->rhead < sizeof hdr &&
+		    (rv = raw_file_wait(ep, timeout_ms)) != 0) {
 			return rv;
 		}
 	}
+	last = ep->roff - (ep->rtail - ep->rhead);
 	memcpy(&hdr, ep->rbuf + ep->rhead, sizeof hdr);
 	need = hdr;
 	if (need > cap) {
@@ -1337,15 +1343,16 @@ raw_file_recv(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms)
 			ep->rhead = take;
 			got += take;
 		}
-		/* the writer is still appending this record: its end queues an event */
-		if (n == 0 && (rv = raw_file_wait(ep, -1)) != 0) {
+		/* the writer is still appending this record: wait for the event its end
+		 * queues rather than chase it page by page (which slows the writer down) */
+		if (got < need && (rv = raw_file_wait(ep, -1)) != 0) {
 			return rv;
 		}
 	}
 	if (ep->rhead == ep->rtail) {
 		ep->rhead = ep->rtail = 0;
 	}
-	raw_file_punch(ep);
+	raw_file_punch(ep, last);
 	*len = need;
 	return 0;
 }
@@ -1402,7 +1409,8 @@ raw_file_ep(bench_ctx *cx, bench_ep *ep, int rfd, int wfd, int ino)
 	return 0;
 }
 
-/* Worker A makes both files and watches the one it reads before anyone can write it. */
+/* Worker A makes both files and watches the one it reads before anyone can write it. The
+ * reader's descriptor is read-write: punching a hole needs a writable one. */
 static int
 raw_file_serve(bench_ctx *cx, char *err)
 {
@@ -1413,7 +1421,7 @@ raw_file_serve(bench_ctx *cx, char *err)
 		snprintf(err, BENCH_ERR_MAX, "file name");
 		return rv;
 	}
-	if ((cx->fds[0] = open(c2s, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+	if ((cx->fds[0] = open(c2s, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
 		snprintf(err, BENCH_ERR_MAX, "open %s", c2s);
 		return -errno;
 	}
@@ -1456,7 +1464,7 @@ raw_file_dial(bench_ctx *cx, bench_ep *ep, char *err)
 		snprintf(err, BENCH_ERR_MAX, "open %s", c2s);
 		return -errno;
 	}
-	if ((rfd = open(s2c, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((rfd = open(s2c, O_RDWR | O_CLOEXEC)) == -1) {
 		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "open %s", s2c);
 		close(wfd);
