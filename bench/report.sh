@@ -18,6 +18,13 @@ echo "- Kernel: $(uname -srm)"
 echo "- Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "- Compiler: $(${CC:-cc} --version | head -1)"
 echo "- cpuidle driver: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)"
+if [ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ]; then
+	echo "- guest halt polling: guest_halt_poll_ns = $(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"
+fi
+echo "- \$TMPDIR (file rows): $(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2 " on " $1}')"
+echo "- IPC limits: fs.mqueue.msg_max $(cat /proc/sys/fs/mqueue/msg_max)," \
+	"msgsize_max $(cat /proc/sys/fs/mqueue/msgsize_max); kernel.msgmax" \
+	"$(cat /proc/sys/kernel/msgmax), msgmnb $(cat /proc/sys/kernel/msgmnb)"
 echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Full run"
