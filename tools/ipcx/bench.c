@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -724,7 +725,8 @@ bench_tmpdir_remove(bench_run *br)
 /* ---- the janitor: cleanup when this process dies without doing it ------------------------ */
 
 /* Wait (bounded) until each worker told of has exited: they die of PR_SET_PDEATHSIG with
- * the parent, but not at the same instant. */
+ * the parent, but not at the same instant. A pidfd is readable once its process has exited
+ * (a zombie's objects are what they will be); without pidfds, kill(pid, 0) is asked. */
 static void
 janitor_wait_workers(const bench_jrec *j, size_t n)
 {
@@ -733,27 +735,30 @@ janitor_wait_workers(const bench_jrec *j, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		for (int r = 0; r < 2; r++) {
 			pid_t pid = j[i].pid[r];
-			while (pid > 0 && kill(pid, 0) == 0 && bench_now() < deadline) {
-				char st[64], buf[256];
-				int fd;
-				ssize_t k = -1;
-				/* a zombie is as good as gone: its objects are what they will be */
-				snprintf(st, sizeof st, "/proc/%ld/stat", (long)pid);
-				if ((fd = open(st, O_RDONLY | O_CLOEXEC)) >= 0) {
-					k = read(fd, buf, sizeof buf - 1);
-					close(fd);
-				}
-				if (k > 0) {
-					char *rp;
-					buf[k] = '\0';
-					rp = strrchr(buf, ')');
-					if (rp != NULL && rp[1] == ' ' &&
-					    (rp[2] == 'Z' || rp[2] == 'X')) {
+			int fd = -1;
+			if (pid <= 0) {
+				continue;
+			}
+#ifdef SYS_pidfd_open
+			fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+			while (bench_now() < deadline) {
+				if (fd >= 0) {
+					struct pollfd pfd = {.fd = fd, .events = POLLIN};
+					int left = (int)((deadline - bench_now()) / 1000000) + 1;
+					if (poll(&pfd, 1, left) != -1 || errno != EINTR) {
 						break;
 					}
+				} else {
+					struct timespec ms = {0, 2000000};
+					if (kill(pid, 0) == -1) {
+						break;
+					}
+					nanosleep(&ms, NULL);
 				}
-				struct timespec ms = {0, 2000000};
-				nanosleep(&ms, NULL);
+			}
+			if (fd >= 0) {
+				close(fd);
 			}
 		}
 	}

@@ -908,9 +908,10 @@ raw_mq_serve(bench_ctx *cx, char *err)
 	}
 	bench_mq_shape(&a.mq_maxmsg, &a.mq_msgsize);
 	if ((cx->fds[0] = mq_open(c2s, O_RDONLY | O_CREAT | O_EXCL, 0600, &a)) == -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "mq_open %s (depth %ld, msgsize %ld)", c2s,
 		         a.mq_maxmsg, a.mq_msgsize);
-		return -errno;
+		return rv;
 	}
 	if ((cx->fds[1] = mq_open(s2c, O_WRONLY | O_CREAT | O_EXCL, 0600, &a)) == -1) {
 		rv = -errno;
@@ -950,8 +951,9 @@ raw_mq_dial(bench_ctx *cx, bench_ep *ep, char *err)
 		return rv;
 	}
 	if ((wq = mq_open(c2s, O_WRONLY)) == -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "mq_open %s", c2s);
-		return -errno;
+		return rv;
 	}
 	if ((rq = mq_open(s2c, O_RDONLY)) == -1) {
 		rv = -errno;
@@ -1124,8 +1126,9 @@ raw_sysv_serve(bench_ctx *cx, char *err)
 		key_t key = bench_sysv_key(file, n);
 		int qid;
 		if (key == IPC_PRIVATE) {
+			rv = errno != 0 ? -errno : IPCX_EINVAL;
 			snprintf(err, BENCH_ERR_MAX, "ftok %s", file);
-			return errno != 0 ? -errno : IPCX_EINVAL;
+			return rv;
 		}
 		if ((qid = msgget(key, IPC_CREAT | IPC_EXCL | 0600)) >= 0) {
 			cx->lfd = qid;
@@ -1163,8 +1166,9 @@ raw_sysv_dial(bench_ctx *cx, bench_ep *ep, char *err)
 	int qid = msgget(key, 0), rv;
 
 	if (qid == -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "msgget %s", cx->addr);
-		return -errno;
+		return rv;
 	}
 	if ((rv = raw_sysv_ep(ep, qid, 2, 1, false)) != 0) {
 		snprintf(err, BENCH_ERR_MAX, "message buffer");
@@ -1421,21 +1425,32 @@ raw_file_serve(bench_ctx *cx, char *err)
 		snprintf(err, BENCH_ERR_MAX, "file name");
 		return rv;
 	}
+	/* the files themselves go with the private directory, whatever happens here */
 	if ((cx->fds[0] = open(c2s, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "open %s", c2s);
-		return -errno;
+		goto fail;
 	}
 	if ((cx->fds[1] = open(s2c, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
 	    -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "open %s", s2c);
-		return -errno; /* the files go with the private directory */
+		goto fail_r;
 	}
 	if ((cx->fds[2] = raw_file_watch(c2s)) < 0) {
+		rv = cx->fds[2];
 		snprintf(err, BENCH_ERR_MAX, "inotify %s", c2s);
-		return cx->fds[2];
+		goto fail_w;
 	}
 	snprintf(cx->addr, sizeof cx->addr, "%s", c2s);
 	return 0;
+fail_w:
+	close(cx->fds[1]);
+fail_r:
+	close(cx->fds[0]);
+fail:
+	cx->fds[0] = cx->fds[1] = cx->fds[2] = -1;
+	return rv;
 }
 
 static int
@@ -1461,8 +1476,9 @@ raw_file_dial(bench_ctx *cx, bench_ep *ep, char *err)
 		return rv;
 	}
 	if ((wfd = open(c2s, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1) {
+		rv = -errno;
 		snprintf(err, BENCH_ERR_MAX, "open %s", c2s);
-		return -errno;
+		return rv;
 	}
 	if ((rfd = open(s2c, O_RDWR | O_CLOEXEC)) == -1) {
 		rv = -errno;
