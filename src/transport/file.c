@@ -659,12 +659,11 @@ typedef struct flog_rx {
 	unsigned char *buf;
 	uint64_t base; /* buf holds the file's bytes [base, base + len) */
 	size_t len;
-	bool eof;                   /* the read that filled buf reached the end of the file */
-	bool fresh;                 /* buf was filled during this attempt */
-	bool more;                  /* bytes past pos may be waiting: keep ipcx_chan_fd readable */
-	uint64_t bad_pos, bad_size; /* a search from bad_pos found no record in that size */
-	bool punch;                 /* the only reader: give consumed space back */
-	bool pair;                  /* a pair's log: its one writer takes no lock */
+	bool eof;   /* the read that filled buf reached the end of the file */
+	bool fresh; /* buf was filled during this attempt */
+	bool more;  /* bytes past pos may be waiting: keep ipcx_chan_fd readable */
+	bool punch; /* the only reader: give consumed space back */
+	bool pair;  /* a pair's log: its one writer takes no lock */
 	uint64_t punched;
 } flog_rx;
 
@@ -783,16 +782,11 @@ rx_whole_at(flog_rx *x, uint64_t at, bool *whole)
 static int
 rx_resync(flog_rx *x)
 {
-	struct stat st;
 	uint64_t at = x->pos + 8;
 	int rv;
 
-	if (fstat(x->fd, &st) == -1) {
-		return ipcx__err(errno);
-	}
-	if (x->bad_pos == x->pos && x->bad_size == (uint64_t)st.st_size) {
-		return RX_WAIT; /* searched already and nothing was added */
-	}
+	/* No memo of an earlier fruitless search: a writer may cut a torn end and append a
+	 * record of the same length, leaving the size as it was (found by fuzz_file_log). */
 	for (;;) {
 		size_t n;
 		if ((rv = rx_fill(x, at)) != 0) {
@@ -832,8 +826,6 @@ rx_resync(flog_rx *x)
 		}
 		at += (n & ~(size_t)7) + 8;
 	}
-	x->bad_pos = x->pos;
-	x->bad_size = (uint64_t)st.st_size;
 	return RX_WAIT;
 }
 
