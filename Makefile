@@ -28,8 +28,8 @@ run: deps build
 
 test: deps
 	$(MAKE) test-normal
-	$(MAKE) test-asan
 	$(MAKE) fuzz
+	$(MAKE) test-asan
 
 test-normal: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 300
