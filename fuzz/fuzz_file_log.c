@@ -89,7 +89,8 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned in
 	for (size_t i = 1; i + 32 <= size; i += 8) {
 		uint64_t at = 63 + i;
 		uint8_t *h = data + i;
-		uint32_t len, total;
+		uint32_t len;
+		uint64_t total; /* 64-bit: a length near 2^32 must not wrap it small */
 		if (rand() % 4 != 0) {
 			continue;
 		}
@@ -107,9 +108,9 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned in
 			fz_put32(h + 20, ipcx__crc32c(0, h + 32, len));
 		}
 		fz_put32(h + 28, ipcx__crc32c(0, h, 28));
-		total = 32 + ((len + 7) & ~7u) + 8;
+		total = 32 + (((uint64_t)len + 7) & ~(uint64_t)7) + 8;
 		if (rand() % 4 != 0 && (uint64_t)i + total <= size) {
-			fz_put32(h + total - 8, total);
+			fz_put32(h + total - 8, (uint32_t)total);
 			memcpy(h + total - 4, h + 28, 4);
 		}
 	}
