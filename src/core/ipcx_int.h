@@ -359,4 +359,14 @@ uint32_t ipcx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 int ipcx__file_header(const char *path, unsigned *flags, pid_t *creator, unsigned long long *start,
                       bool *this_boot);
 
+/* ---- Shared by several transports (src/core/shared.c) --------------------------------- */
+
+/* A positive number read from a /proc/sys file, or dflt if it cannot be read. */
+long long ipcx__sysctl(const char *path, long long dflt);
+/* A rendezvous token names a client's private objects next to a listener's: 1..max
+ * characters of [0-9a-z.], not starting with '.', so it can never leave that place. */
+bool ipcx__token_ok(const char *t, size_t n, size_t max);
+/* "<base>.<token>.up" and "<base>.<token>.dn", or IPCX_ENAMETOOLONG if one exceeds cap. */
+int ipcx__pair_names(char *up, char *dn, size_t cap, const char *base, const char *token);
+
 #endif /* IPCX_INT_H */

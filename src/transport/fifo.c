@@ -76,25 +76,13 @@ fifo_check_name(const char *path)
 static int
 fifo_private_names(char *up, char *dn, const char *path, const char *token)
 {
-	int a = snprintf(up, PATH_MAX, "%s.%s.up", path, token);
-	int b = snprintf(dn, PATH_MAX, "%s.%s.dn", path, token);
-
-	return a < 0 || b < 0 || a >= PATH_MAX || b >= PATH_MAX ? IPCX_ENAMETOOLONG : 0;
+	return ipcx__pair_names(up, dn, PATH_MAX, path, token);
 }
 
 static bool
 fifo_token_ok(const char *t, size_t n)
 {
-	if (n == 0 || n > FIFO_TOKEN_MAX) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = t[i];
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '.')) {
-			return false;
-		}
-	}
-	return t[0] != '.';
+	return ipcx__token_ok(t, n, FIFO_TOKEN_MAX);
 }
 
 /* Remove a name only if it is a FIFO: a peer's word is never enough to unlink a file. */

@@ -1167,25 +1167,13 @@ file_check_name(const char *path)
 static int
 file_pair_names(char *up, char *dn, const char *path, const char *token)
 {
-	int a = snprintf(up, PATH_MAX, "%s.%s.up", path, token);
-	int b = snprintf(dn, PATH_MAX, "%s.%s.dn", path, token);
-
-	return a < 0 || b < 0 || a >= PATH_MAX || b >= PATH_MAX ? IPCX_ENAMETOOLONG : 0;
+	return ipcx__pair_names(up, dn, PATH_MAX, path, token);
 }
 
 static bool
 file_token_ok(const char *t, size_t n)
 {
-	if (n == 0 || n > TOKEN_MAX || t[0] == '.') {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = t[i];
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '.')) {
-			return false;
-		}
-	}
-	return true;
+	return ipcx__token_ok(t, n, TOKEN_MAX);
 }
 
 enum { REG_ADD, REG_FORGET, REG_REMOVE };

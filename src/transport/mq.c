@@ -122,48 +122,23 @@ mq_check_url(const ipcx__url *u, char *wk, char *user)
 static int
 mq_private_names(char *up, char *dn, const char *wk, const char *token)
 {
-	int a = snprintf(up, MQ_NAME_CAP, "%s.%s.up", wk, token);
-	int b = snprintf(dn, MQ_NAME_CAP, "%s.%s.dn", wk, token);
-
-	return a < 0 || b < 0 || a >= MQ_NAME_CAP || b >= MQ_NAME_CAP ? IPCX_ENAMETOOLONG : 0;
+	return ipcx__pair_names(up, dn, MQ_NAME_CAP, wk, token);
 }
 
 static bool
 mq_token_ok(const char *t, size_t n)
 {
-	if (n == 0 || n > MQ_TOKEN_MAX || t[0] == '.') {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = t[i];
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '.')) {
-			return false;
-		}
-	}
-	return true;
+	return ipcx__token_ok(t, n, MQ_TOKEN_MAX);
 }
 
 /* A value of /proc/sys/fs/mqueue, or dflt if it cannot be read. */
 static long
 mq_sysctl(const char *name, long dflt)
 {
-	char path[64], buf[32], *end;
-	ssize_t n;
-	long v;
-	int fd;
+	char path[64];
 
 	snprintf(path, sizeof path, "/proc/sys/fs/mqueue/%s", name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		return dflt;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0) {
-		return dflt;
-	}
-	buf[n] = '\0';
-	v = strtol(buf, &end, 10);
-	return end == buf || v <= 0 ? dflt : v;
+	return (long)ipcx__sysctl(path, dflt);
 }
 
 /* The reserved priority: the highest the system has. User priorities stay below it. */

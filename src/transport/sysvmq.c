@@ -215,23 +215,10 @@ smq_persistence(const ipcx__url *u)
 static size_t
 smq_sysctl(const char *name, size_t dflt)
 {
-	char path[64], buf[32];
-	ssize_t n;
-	long v;
-	int fd;
+	char path[64];
 
 	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		return dflt;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0) {
-		return dflt;
-	}
-	buf[n] = '\0';
-	v = strtol(buf, NULL, 10);
-	return v > 0 ? (size_t)v : dflt;
+	return (size_t)ipcx__sysctl(path, (long long)dflt);
 }
 
 static void
