@@ -19,8 +19,8 @@
 #define MARKER       "ipcx-fuzz-marker"
 #define MARKER_LEN   16
 
-static char fz_dir[64] = "/tmp/ipcx-fuzz-file-XXXXXX";
-static char fz_path[128], fz_url[160], fz_rurl[200];
+static char fz_dir[256];
+static char fz_path[300], fz_url[320], fz_rurl[360];
 static unsigned char fz_hdr[64];
 static unsigned char fz_buf[FUZZ_MAX_MSG + 1];
 
@@ -43,15 +43,22 @@ fz_cleanup(void)
 static void
 fz_init(void)
 {
-	char reg[128];
+	char reg[300];
 	ipcx_chan *c;
 	int fd;
 
 	if (fz_path[0] != '\0') {
 		return;
 	}
-	if (mkdtemp(fz_dir) == NULL) {
-		abort();
+	/* under $TMPDIR: libFuzzer may end by _exit, skipping the atexit cleanup, so the
+	 * runner points TMPDIR into a directory of its own that it removes */
+	{
+		const char *tmp = getenv("TMPDIR");
+		int n = snprintf(fz_dir, sizeof fz_dir, "%s/ipcx-fuzz-file-XXXXXX",
+		                 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+		if (n < 0 || (size_t)n >= sizeof fz_dir || mkdtemp(fz_dir) == NULL) {
+			abort();
+		}
 	}
 	atexit(fz_cleanup);
 	snprintf(reg, sizeof reg, "%s/registry", fz_dir);
