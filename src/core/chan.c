@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 static const struct ipcx__transport *const transports[] = {
-        &ipcx__pipe, &ipcx__fifo, &ipcx__unix, &ipcx__tcp, &ipcx__udp, &ipcx__mq, &ipcx__sysvmq,
-        &ipcx__file,
+        &ipcx__pipe, &ipcx__fifo, &ipcx__unix,   &ipcx__tcp,
+        &ipcx__udp,  &ipcx__mq,   &ipcx__sysvmq, &ipcx__file,
 };
 
 static const char *const core_keys[] = {"maxmsg", "mode", "keep", "raw", NULL};
@@ -250,9 +250,7 @@ chan_sync_ev(ipcx_chan *c)
 	}
 	pend = c->tp->pending(c);
 	if (pend != c->ev_set) {
-		uint64_t v = 1;
-		ssize_t n = pend ? write(c->evfd, &v, sizeof v) : read(c->evfd, &v, sizeof v);
-		IPCX__UNUSED(n);
+		ipcx__ev_set(c->evfd, pend);
 		c->ev_set = pend;
 	}
 }
@@ -334,7 +332,6 @@ ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t
 IPCX_API int
 ipcx_chan_fd(ipcx_chan *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	int tfd, rv;
 
 	if (c == NULL) {
@@ -347,33 +344,12 @@ ipcx_chan_fd(ipcx_chan *c)
 	if (tfd < 0 || c->tp->pending == NULL) {
 		return tfd;
 	}
-	if ((c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		return ipcx__err(errno);
-	}
-	if ((c->pollfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ev;
-	}
-	ev.data.fd = tfd;
-	if (epoll_ctl(c->pollfd, EPOLL_CTL_ADD, tfd, &ev) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ep;
-	}
-	ev.data.fd = c->evfd;
-	if (epoll_ctl(c->pollfd, EPOLL_CTL_ADD, c->evfd, &ev) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ep;
+	if ((rv = ipcx__pollset_new(tfd, &c->pollfd, &c->evfd)) != 0) {
+		return rv;
 	}
 	c->ev_set = false;
 	chan_sync_ev(c);
 	return c->pollfd;
-fail_ep:
-	close(c->pollfd);
-	c->pollfd = -1;
-fail_ev:
-	close(c->evfd);
-	c->evfd = -1;
-	return rv;
 }
 
 IPCX_API const char *

@@ -10,22 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-int
-ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg)
-{
-	memset(fr, 0, sizeof *fr);
-	fr->fd = fd;
-	fr->peer_fd = -1;
-	fr->is_socket = is_socket;
-	fr->raw = raw;
-	fr->max_msg = max_msg;
-	fr->rbuf = malloc(IPCX__RBUF_SIZE);
-	if (fr->rbuf == NULL) {
-		return IPCX_ENOMEM;
-	}
-	return 0;
-}
-
 void
 ipcx__framer_init_tx(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg)
 {
@@ -36,6 +20,14 @@ ipcx__framer_init_tx(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t 
 	fr->raw = raw;
 	fr->max_msg = max_msg;
 	fr->sigpipe_ign = !is_socket && ipcx__sigpipe_ignored();
+}
+
+int
+ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max_msg)
+{
+	ipcx__framer_init_tx(fr, fd, is_socket, raw, max_msg);
+	fr->rbuf = malloc(IPCX__RBUF_SIZE);
+	return fr->rbuf != NULL ? 0 : IPCX_ENOMEM;
 }
 
 void

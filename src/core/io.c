@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,8 +214,7 @@ io_read_nowait(int fd, bool is_socket, void *buf, size_t cap)
 }
 
 ssize_t
-ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline,
-                bool *wait_first)
+ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline, bool *wait_first)
 {
 	/* With a deadline, waiting first saves the futile read of a ping-pong and reading
 	 * first saves the poll of a stream that keeps the fd full: learn which this is. */
@@ -312,4 +313,45 @@ ipcx__connect_fd(int fd, const struct sockaddr *sa, socklen_t len, int64_t deadl
 		return ipcx__err(err);
 	}
 	return ipcx__set_nonblock(fd, false);
+}
+
+int
+ipcx__pollset_new(int fd, int *epfd, int *evfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rv;
+
+	if ((*evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		return ipcx__err(errno);
+	}
+	if ((*epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ev;
+	}
+	ev.data.fd = fd;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ep;
+	}
+	ev.data.fd = *evfd;
+	if (epoll_ctl(*epfd, EPOLL_CTL_ADD, *evfd, &ev) == -1) {
+		rv = ipcx__err(errno);
+		goto fail_ep;
+	}
+	return 0;
+fail_ep:
+	close(*epfd);
+fail_ev:
+	close(*evfd);
+	*epfd = *evfd = -1;
+	return rv;
+}
+
+void
+ipcx__ev_set(int evfd, bool on)
+{
+	uint64_t v = 1;
+	ssize_t n = on ? write(evfd, &v, sizeof v) : read(evfd, &v, sizeof v);
+
+	IPCX__UNUSED(n); /* EAGAIN: it already was (not) readable */
 }

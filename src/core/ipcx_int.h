@@ -115,6 +115,11 @@ ssize_t ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t d
 /* accept4(CLOEXEC) on a non-blocking listening socket, waiting up to the deadline; errors
  * that belong to one aborted client are skipped. Returns the fd or an error. */
 int ipcx__accept_fd(int lfd, int64_t deadline);
+/* A pollable set for a channel or listener that may hold data in user space: an epoll fd
+ * (*epfd) watching fd and a new eventfd (*evfd), both CLOEXEC; nothing is left open on
+ * failure. ipcx__ev_set makes the eventfd readable (on) or not while such data waits. */
+int ipcx__pollset_new(int fd, int *epfd, int *evfd);
+void ipcx__ev_set(int evfd, bool on);
 /* connect() bounded by the deadline; the socket is left blocking. */
 int ipcx__connect_fd(int fd, const struct sockaddr *sa, unsigned len, int64_t deadline);
 

@@ -1597,7 +1597,6 @@ file_replace_stale(const char *path)
 static int
 file_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	file_listener *l;
 	struct stat st;
 	int fd = -1, rv;
@@ -1636,19 +1635,7 @@ file_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	if ((rv = rx_ino_open(&l->rx)) != 0) {
 		goto fail_unlink;
 	}
-	if ((l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
-	    (l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_unlink;
-	}
-	ev.data.fd = l->rx.ino;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->rx.ino, &ev) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_unlink;
-	}
-	ev.data.fd = l->evfd;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1) {
-		rv = ipcx__err(errno);
+	if ((rv = ipcx__pollset_new(l->rx.ino, &l->epfd, &l->evfd)) != 0) {
 		goto fail_unlink;
 	}
 	file_registry(l->path, REG_ADD);
@@ -1672,9 +1659,7 @@ static void
 file_listener_sync(file_listener *l)
 {
 	if (l->rx.more != l->ev_set) {
-		uint64_t v = 1;
-		ssize_t n = l->rx.more ? write(l->evfd, &v, sizeof v) : read(l->evfd, &v, sizeof v);
-		IPCX__UNUSED(n);
+		ipcx__ev_set(l->evfd, l->rx.more);
 		l->ev_set = l->rx.more;
 	}
 }

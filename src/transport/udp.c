@@ -185,39 +185,6 @@ udp_port_free(const struct addrinfo *ai)
 	return rv;
 }
 
-/* The listener's pollable fd: an epoll set of its socket and an eventfd that is readable
- * while datagrams of unaccepted senders are kept in user space. */
-static int
-udp_listener_pollset(udp_listener *l, int fd)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-	int rv;
-
-	if ((l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		return ipcx__err(errno);
-	}
-	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ev;
-	}
-	ev.data.fd = fd;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ep;
-	}
-	ev.data.fd = l->evfd;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1) {
-		rv = ipcx__err(errno);
-		goto fail_ep;
-	}
-	return 0;
-fail_ep:
-	close(l->epfd);
-fail_ev:
-	close(l->evfd);
-	return rv;
-}
-
 static int
 udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 {
@@ -277,7 +244,7 @@ udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 		rv = ipcx__err(errno);
 		goto fail_mu;
 	}
-	if ((rv = udp_listener_pollset(l, fd)) != 0) {
+	if ((rv = ipcx__pollset_new(fd, &l->epfd, &l->evfd)) != 0) {
 		goto fail_mu;
 	}
 	l->base.tp = &ipcx__udp;
@@ -344,10 +311,7 @@ udp_dgrams_free(udp_dgram *g)
 static void
 udp_listener_sync_ev(udp_listener *l)
 {
-	uint64_t v = 1;
-	ssize_t n = l->npend > 0 ? write(l->evfd, &v, sizeof v) : read(l->evfd, &v, sizeof v);
-
-	IPCX__UNUSED(n);
+	ipcx__ev_set(l->evfd, l->npend > 0);
 }
 
 /* Take the oldest kept datagram of a sender that has no channel yet; drop those of
