@@ -262,6 +262,44 @@ IPCX_API int ipcx_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned 
                             int timeout_ms);
 
 /* ---------------------------------------------------------------------------------------
+ * Zero-copy messages. On shm:// a loan is space inside the shared ring: the message is
+ * written in place and ipcx_commit publishes it without a copy; ipcx_recv_view points at
+ * the next message inside the ring and ipcx_release gives its space back. Every other
+ * scheme offers the same calls through a buffer owned by the channel (one copy each side,
+ * as with ipcx_send/ipcx_recv), so code written against them runs on any URL.
+ * One loan and one view at a time per channel; while one is held, ipcx_send (for a loan)
+ * or ipcx_recv (for a view) on that channel returns IPCX_EBUSY.
+ * ------------------------------------------------------------------------------------- */
+
+/* Borrow space for one message of up to size bytes, waiting up to timeout_ms for room.
+ * *ptr is writable until ipcx_commit or ipcx_loan_cancel. IPCX_EMSGSIZE if size exceeds
+ * ipcx_loan_max(); IPCX_EBUSY if a loan is already out. */
+IPCX_API int ipcx_loan(ipcx_chan *c, size_t size, void **ptr, int timeout_ms);
+
+/* Send the first len bytes (len <= the loaned size) of the loan at ptr as one message.
+ * shm:// never waits here (the room was reserved by the loan); other schemes send the
+ * buffer with the loan's timeout. The loan ends whatever the result. */
+IPCX_API int ipcx_commit(ipcx_chan *c, void *ptr, size_t len);
+
+/* Give a loan back unsent. IPCX_EINVAL if no loan is out. */
+IPCX_API int ipcx_loan_cancel(ipcx_chan *c);
+
+/* Largest size ipcx_loan accepts: on shm:// half the ring less a record header (larger
+ * messages go through ipcx_send, which cuts them into pieces), elsewhere the channel's
+ * maximum message size. 0 if c is NULL. */
+IPCX_API size_t ipcx_loan_max(ipcx_chan *c);
+
+/* Receive the next message without copying it out: *ptr and *len describe it until
+ * ipcx_release (or ipcx_close). A shm:// message larger than ipcx_loan_max() was sent in
+ * pieces and is gathered into a buffer of the channel first. Errors as ipcx_recv;
+ * IPCX_EBUSY if a view is already held. */
+IPCX_API int ipcx_recv_view(ipcx_chan *c, const void **ptr, size_t *len, int timeout_ms);
+
+/* End the view of ipcx_recv_view and hand its space back to the sender. IPCX_EINVAL if no
+ * view is held. */
+IPCX_API int ipcx_release(ipcx_chan *c);
+
+/* ---------------------------------------------------------------------------------------
  * Error detail. Some errors come from a system limit (a POSIX queue deeper than
  * /proc/sys/fs/mqueue/msg_max, say) and the code alone cannot say which. The call that
  * failed then leaves a one-line explanation naming the limit, thread-local.

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -13,7 +14,7 @@
 
 static const struct ipcx__transport *const transports[] = {
         &ipcx__pipe, &ipcx__fifo, &ipcx__unix,   &ipcx__tcp,
-        &ipcx__udp,  &ipcx__mq,   &ipcx__sysvmq, &ipcx__file,
+        &ipcx__udp,  &ipcx__mq,   &ipcx__sysvmq, &ipcx__file, &ipcx__shm,
 };
 
 static const char *const core_keys[] = {"maxmsg", "mode", "keep", "raw", NULL};
@@ -114,6 +115,10 @@ ipcx__chan_init(ipcx_chan *c, const struct ipcx__transport *tp, size_t max_msg)
 	c->pollfd = -1;
 	c->evfd = -1;
 	c->ev_set = false;
+	c->lbuf = c->vbuf = NULL;
+	c->lcap = c->lsize = c->vcap = 0;
+	c->ltimeout = 0;
+	c->loaned = c->viewing = false;
 }
 
 IPCX_API int
@@ -240,8 +245,8 @@ fail_p1:
 
 /* Keep the eventfd in ipcx_chan_fd's epoll set readable exactly while the transport holds
  * buffered data, so a poll loop never sleeps on a message already received. */
-static void
-chan_sync_ev(ipcx_chan *c)
+void
+ipcx__chan_sync_ev(ipcx_chan *c)
 {
 	bool pend;
 
@@ -264,6 +269,9 @@ ipcx_send(ipcx_chan *c, const void *buf, size_t len, int timeout_ms)
 	if (len > c->max_msg) {
 		return IPCX_EMSGSIZE;
 	}
+	if (c->loaned) {
+		return IPCX_EBUSY;
+	}
 	return c->tp->send(c, buf, len, ipcx__deadline(timeout_ms));
 }
 
@@ -275,6 +283,9 @@ ipcx_send_prio(ipcx_chan *c, const void *buf, size_t len, unsigned prio, int tim
 	}
 	if (c->tp->send_prio == NULL) {
 		return IPCX_ENOTSUP;
+	}
+	if (c->loaned) {
+		return IPCX_EBUSY;
 	}
 	if (len > c->max_msg) {
 		return IPCX_EMSGSIZE;
@@ -290,8 +301,11 @@ ipcx_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int timeout_ms)
 	if (c == NULL || len == NULL || (buf == NULL && cap > 0)) {
 		return IPCX_EINVAL;
 	}
+	if (c->viewing) {
+		return IPCX_EBUSY;
+	}
 	rv = c->tp->recv(c, buf, cap, len, ipcx__deadline(timeout_ms));
-	chan_sync_ev(c);
+	ipcx__chan_sync_ev(c);
 	return rv;
 }
 
@@ -304,6 +318,9 @@ ipcx_send_fds(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t 
 	}
 	if (c->tp->send_fds == NULL) {
 		return IPCX_ENOTSUP;
+	}
+	if (c->loaned) {
+		return IPCX_EBUSY;
 	}
 	if (len > c->max_msg || nfds > IPCX_MAX_FDS) {
 		return IPCX_EMSGSIZE;
@@ -324,8 +341,11 @@ ipcx_recv_fds(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t
 	if (c->tp->recv_fds == NULL) {
 		return IPCX_ENOTSUP;
 	}
+	if (c->viewing) {
+		return IPCX_EBUSY;
+	}
 	rv = c->tp->recv_fds(c, buf, cap, len, fds, nfds, ipcx__deadline(timeout_ms));
-	chan_sync_ev(c);
+	ipcx__chan_sync_ev(c);
 	return rv;
 }
 
@@ -348,7 +368,7 @@ ipcx_chan_fd(ipcx_chan *c)
 		return rv;
 	}
 	c->ev_set = false;
-	chan_sync_ev(c);
+	ipcx__chan_sync_ev(c);
 	return c->pollfd;
 }
 
@@ -378,5 +398,7 @@ ipcx_close(ipcx_chan *c)
 	}
 	ipcx__close_fd(c->pollfd);
 	ipcx__close_fd(c->evfd);
+	free(c->lbuf);
+	free(c->vbuf);
 	c->tp->close(c);
 }

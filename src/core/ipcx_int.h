@@ -179,6 +179,14 @@ struct ipcx_chan {
 	int pollfd;
 	int evfd;
 	bool ev_set;
+	/* zero-copy calls on schemes without their own (core/loan.c): a channel buffer */
+	unsigned char *lbuf; /* the loan's buffer */
+	size_t lcap, lsize;  /* its capacity, the size loaned */
+	int ltimeout;        /* the loan's timeout, used by ipcx_commit's send */
+	bool loaned;
+	unsigned char *vbuf; /* the view's buffer */
+	size_t vcap;
+	bool viewing;
 };
 
 struct ipcx_listener {
@@ -231,9 +239,18 @@ struct ipcx__transport {
 	                int64_t deadline);
 	int (*recv_fds)(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
 	                int64_t deadline);
+	/* Zero-copy (shm). All or none; without them the core lends a channel buffer. */
+	int (*loan)(ipcx_chan *c, size_t size, void **ptr, int64_t deadline);
+	int (*commit)(ipcx_chan *c, void *ptr, size_t len);
+	int (*loan_cancel)(ipcx_chan *c);
+	size_t (*loan_max)(ipcx_chan *c);
+	int (*recv_view)(ipcx_chan *c, const void **ptr, size_t *len, int64_t deadline);
+	int (*release)(ipcx_chan *c);
 };
 
 void ipcx__chan_init(ipcx_chan *c, const struct ipcx__transport *tp, size_t max_msg);
+/* Keep ipcx_chan_fd's eventfd readable exactly while the transport holds buffered data. */
+void ipcx__chan_sync_ev(ipcx_chan *c);
 
 extern const struct ipcx__transport ipcx__pipe;
 extern const struct ipcx__transport ipcx__fifo;
@@ -243,6 +260,7 @@ extern const struct ipcx__transport ipcx__udp;
 extern const struct ipcx__transport ipcx__mq;
 extern const struct ipcx__transport ipcx__sysvmq;
 extern const struct ipcx__transport ipcx__file;
+extern const struct ipcx__transport ipcx__shm;
 
 const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 
