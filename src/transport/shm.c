@@ -152,7 +152,7 @@ typedef struct shm_chan {
 	int epfd;    /* ipcx_chan_fd: own_ev + sfd */
 	int wait;
 	bool fd_mode;
-	bool peer_gone;
+	atomic_bool peer_gone; /* seen by the sender and the receiver thread */
 	int serr;
 	shm_tx tx;
 	shm_rx rx;
