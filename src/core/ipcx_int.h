@@ -266,6 +266,11 @@ const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 
 /* Internal constructors used by tests and fuzz targets to put a transport on given fds. */
 int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts *o);
+/* An shm channel over memory laid out as a segment (4096 + 2 x ring_size bytes), without a
+ * socket or peer: for fuzz targets that play a hostile producer or consumer. txi is the
+ * ring this side produces into (0 as the accepter, 1 as the dialer). */
+int ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi,
+                            size_t max_msg);
 int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 int ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 

@@ -147,9 +147,10 @@ typedef struct shm_chan {
 	int sfd;
 	unsigned char *map;
 	size_t map_size;
-	int own_ev;  /* written by the peer when we sleep deeply or poll */
-	int peer_ev; /* ours to write */
-	int epfd;    /* ipcx_chan_fd: own_ev + sfd */
+	bool map_foreign; /* ipcx__shm_chan_from_mem: the caller's memory, not a mapping */
+	int own_ev;       /* written by the peer when we sleep deeply or poll */
+	int peer_ev;      /* ours to write */
+	int epfd;         /* ipcx_chan_fd: own_ev + sfd */
 	int wait;
 	bool fd_mode;
 	atomic_bool peer_gone; /* seen by the sender and the receiver thread */
@@ -1303,7 +1304,9 @@ shm_close(ipcx_chan *c)
 		if (atomic_exchange(&rc->tx_wait, 0) & TX_FUTEX) {
 			shm_futex_wake(&rc->tx_wait);
 		}
-		shm_map_put(s->map);
+		if (!s->map_foreign) {
+			shm_map_put(s->map);
+		}
 	}
 	ipcx_close(s->sock);
 	ipcx__close_fd(s->own_ev);
@@ -1354,11 +1357,14 @@ shm_chan_new(shm_chan **sp, ipcx_chan *sock, size_t max_msg, int wait)
 	s->sock = sock;
 	s->own_ev = s->peer_ev = s->epfd = -1;
 	s->wait = wait;
-	if ((fd = sock->tp->fd(sock)) < 0) {
+	s->sfd = -1;
+	if (sock != NULL && (fd = sock->tp->fd(sock)) < 0) {
 		free(s);
 		return fd;
 	}
-	s->sfd = fd;
+	if (sock != NULL) {
+		s->sfd = fd;
+	}
 	if ((s->own_ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		int rv = ipcx__err(errno);
 		free(s);
@@ -1703,6 +1709,27 @@ shm_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 fail:
 	shm_close(&s->base);
 	return rv;
+}
+
+int
+ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi, size_t max_msg)
+{
+	shm_chan *s;
+	int rv;
+
+	if (ring_size < SHM_RING_MIN || (ring_size & (ring_size - 1)) != 0 ||
+	    (txi != 0 && txi != 1)) {
+		return IPCX_EINVAL;
+	}
+	if ((rv = shm_chan_new(&s, NULL, max_msg, W_BLOCK)) != 0) {
+		return rv;
+	}
+	s->map = seg;
+	s->map_size = (size_t)shm_seg_size(ring_size);
+	s->map_foreign = true;
+	shm_chan_rings(s, ring_size, txi);
+	*cp = &s->base;
+	return 0;
 }
 
 const struct ipcx__transport ipcx__shm = {
