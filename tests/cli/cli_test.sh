@@ -139,6 +139,25 @@ if grep -q 'not built' "$D/err"; then
 	skip "bench --help (bench not built)"
 else
 	check "bench --help: exit 0" test "$RC" -eq 0 -a -s "$D/out"
+	# the shared-memory baselines, one short run each (a few seconds)
+	T=60 run bench --quick --runs 1 --size 64 --scheme floor,futex,ring,memcpy
+	check "bench baselines: exit 0" test "$RC" -eq 0
+	check "bench baselines: a line each with figures" eval \
+		'for s in floor futex ring memcpy; do grep -Eq "^$s +64 B +([0-9.]+|-) " "$D/out" || false; done'
+	run bench --scheme nosuch
+	check "bench: unknown scheme: exit 2, named" eval 'test "$RC" -eq 2 && grep -q nosuch "$D/err"'
+	# --peers: each peer is measured, or the run says why not (package missing when built,
+	# another iox-roudi on the machine); the RouDi the bench started leaves nothing behind
+	T=60 run bench --quick --runs 1 --size 64 --scheme floor --peers
+	check "bench --peers: exit 0" test "$RC" -eq 0
+	check "bench --peers: every peer measured or said missing" eval \
+		'for p in nng-ipc nng-tcp zmq-ipc zmq-tcp iceoryx; do
+			grep -Eq "^$p +64 B +[0-9]|^$p .*skipped|^note: .*$p[, ].*not measured" "$D/out" || false
+		done'
+	if grep -Eq '^iceoryx +64 B +[0-9]' "$D/out"; then
+		check "bench --peers: no iox-roudi left, nor its files" eval \
+			'! pgrep -x iox-roudi >/dev/null && test ! -e /tmp/roudi -a ! -e /dev/shm/iceoryx_mgmt'
+	fi
 fi
 
 run cat --bogus --dial unix:///x

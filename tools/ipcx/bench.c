@@ -18,23 +18,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The schemes, in output order. A new scheme is one line here plus its implementations;
- * a scheme without a hand-written equivalent may leave base NULL once peers arrive. */
+/* Where a scheme's figures go: a row of its own (ipcx beside its raw baseline), or one row
+ * per size shared by a group, whose members are measured back to back. */
+enum bench_group { BENCH_OWN, BENCH_GROUP_SHM, BENCH_GROUP_PEERS, BENCH_NGROUPS };
+
+static const char *const bench_group_names[BENCH_NGROUPS] = {"", "shared memory", "peers"};
+
+/* Round trips of this size and up carry a payload worth copying: they are held to the naive
+ * ring (which copies it too), smaller ones to the floor of a wake-up. Streams from BENCH_BIG
+ * up are held to memcpy, smaller ones to the naive ring: there copying is the whole cost. */
+#define BENCH_RTT_BIG ((size_t)1024)
+#define BENCH_BIG     ((size_t)1 << 20)
+
+/* The schemes, in output order. A new scheme is one line here plus its implementations. */
 typedef struct bench_scheme {
 	const char *name;  /* --scheme name and row label */
 	const char *alias; /* another accepted --scheme name, or NULL */
 	const char *url;   /* the URL form, for the output */
+	/* own rows: both; group members: ipcx (shm://, a peer) or base (a baseline) */
 	const bench_impl *ipcx, *base;
 	size_t max_msg;    /* 0: BENCH_MAX_SIZE */
 	const char *limit; /* why larger messages are skipped */
 	/* or, where the limit is the system's: the largest message and why (optional) */
 	size_t (*max_fn)(char *why, size_t cap);
+	int group; /* enum bench_group */
+	/* group members: the members their x is against, by name (NULL: none): round trips
+	 * below and from BENCH_RTT_BIG, streams below and from BENCH_BIG */
+	const char *ref_rtt, *ref_rtt_big, *ref_mps, *ref_big;
 } bench_scheme;
 
 static size_t
@@ -62,21 +79,63 @@ bench_sysvmq_max(char *why, size_t cap)
 	return max > 0 ? max - 1 : 0;
 }
 
+/* A scheme with a row of its own, beside its raw baseline. */
+#define BENCH_ROW(n, al, u, impl, raw, max, lim, fn)                                         \
+	{                                                                                    \
+		.name = n, .alias = al, .url = u, .ipcx = impl, .base = raw, .max_msg = max, \
+		.limit = lim, .max_fn = fn, .group = BENCH_OWN                               \
+	}
+/* Group members: shm:// held to a wake-up floor (small round trips), the naive ring (larger
+ * round trips, smaller streams) and memcpy (streams from BENCH_BIG); the baselines; peers.
+ * A sleeping round trip (wait=block) has no baseline once it carries a payload. */
+#define BENCH_SHM(n, al, u, impl, floor, floor_big)                                                \
+	{                                                                                          \
+		.name = n, .alias = al, .url = u, .ipcx = impl, .group = BENCH_GROUP_SHM,          \
+		.ref_rtt = floor, .ref_rtt_big = floor_big, .ref_mps = "ring", .ref_big = "memcpy" \
+	}
+#define BENCH_BASE(n, u, impl)                                              \
+	{                                                                   \
+		.name = n, .url = u, .base = impl, .group = BENCH_GROUP_SHM \
+	}
+#define BENCH_PEER(n, u, impl)                                                \
+	{                                                                     \
+		.name = n, .url = u, .ipcx = impl, .group = BENCH_GROUP_PEERS \
+	}
+
 static const bench_scheme bench_schemes[] = {
-        {"pipe", NULL, "pipe: (ipcx_pair)", &bench_ipcx_pipe, &bench_raw_pipe, 0, NULL, NULL},
-        {"fifo", NULL, "fifo:///path", &bench_ipcx_fifo, &bench_raw_fifo, 0, NULL, NULL},
-        {"unix", NULL, "unix:///path", &bench_ipcx_unix, &bench_raw_seqpacket, 0, NULL, NULL},
-        {"unix@", "unix-abstract", "unix:@name", &bench_ipcx_unix_abs, &bench_raw_seqpacket_abs, 0,
-         NULL, NULL},
-        {"tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL, NULL},
-        {"udp", NULL, "udp://127.0.0.1:port", &bench_ipcx_udp, &bench_raw_udp, BENCH_UDP_MAX,
-         "a UDP datagram carries at most 65507 B", NULL},
-        {"mq", NULL, "mq:///name", &bench_ipcx_mq, &bench_raw_mq, 0, NULL, bench_mq_max},
-        {"sysvmq", NULL, "sysvmq:///path?proj=N", &bench_ipcx_sysvmq, &bench_raw_sysvmq, 0, NULL,
-         bench_sysvmq_max},
-        {"file", NULL, "file:///path", &bench_ipcx_file, &bench_raw_file, 0, NULL, NULL},
-        {"file+sync", "filesync", "file:///path?sync=always", &bench_ipcx_file_sync,
-         &bench_raw_file_sync, 0, NULL, NULL},
+        BENCH_ROW("pipe", NULL, "pipe: (ipcx_pair)", &bench_ipcx_pipe, &bench_raw_pipe, 0, NULL,
+                  NULL),
+        BENCH_ROW("fifo", NULL, "fifo:///path", &bench_ipcx_fifo, &bench_raw_fifo, 0, NULL, NULL),
+        BENCH_ROW("unix", NULL, "unix:///path", &bench_ipcx_unix, &bench_raw_seqpacket, 0, NULL,
+                  NULL),
+        BENCH_ROW("unix@", "unix-abstract", "unix:@name", &bench_ipcx_unix_abs,
+                  &bench_raw_seqpacket_abs, 0, NULL, NULL),
+        BENCH_ROW("tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL,
+                  NULL),
+        BENCH_ROW("udp", NULL, "udp://127.0.0.1:port", &bench_ipcx_udp, &bench_raw_udp,
+                  BENCH_UDP_MAX, "a UDP datagram carries at most 65507 B", NULL),
+        BENCH_ROW("mq", NULL, "mq:///name", &bench_ipcx_mq, &bench_raw_mq, 0, NULL, bench_mq_max),
+        BENCH_ROW("sysvmq", NULL, "sysvmq:///path?proj=N", &bench_ipcx_sysvmq, &bench_raw_sysvmq, 0,
+                  NULL, bench_sysvmq_max),
+        BENCH_ROW("file", NULL, "file:///path", &bench_ipcx_file, &bench_raw_file, 0, NULL, NULL),
+        BENCH_ROW("file+sync", "filesync", "file:///path?sync=always", &bench_ipcx_file_sync,
+                  &bench_raw_file_sync, 0, NULL, NULL),
+        /* shm:// in each wait mode and zero-copy, then what it is held to */
+        BENCH_SHM("shm", NULL, "shm://name", &bench_ipcx_shm, "floor", "ring"),
+        BENCH_SHM("shm@spin", NULL, "shm://name?wait=spin", &bench_ipcx_shm_spin, "floor", "ring"),
+        BENCH_SHM("shm@block", NULL, "shm://name?wait=block", &bench_ipcx_shm_block, "futex", NULL),
+        BENCH_SHM("shm+loan", "shm-loan", "shm://name, ipcx_loan/ipcx_recv_view",
+                  &bench_ipcx_shm_loan, "floor", "ring"),
+        BENCH_BASE("floor", "one cache line in MAP_SHARED, spinning", &bench_base_floor),
+        BENCH_BASE("futex", "FUTEX_WAIT/FUTEX_WAKE on a shared word", &bench_base_futex),
+        BENCH_BASE("ring", "naive SPSC ring in MAP_SHARED", &bench_base_ring),
+        BENCH_BASE("memcpy", "memcpy in one thread", &bench_base_memcpy),
+        /* --peers */
+        BENCH_PEER("nng-ipc", "nng pair0 ipc://", &bench_peer_nng_ipc),
+        BENCH_PEER("nng-tcp", "nng pair0 tcp://127.0.0.1", &bench_peer_nng_tcp),
+        BENCH_PEER("zmq-ipc", "ZeroMQ PAIR ipc://", &bench_peer_zmq_ipc),
+        BENCH_PEER("zmq-tcp", "ZeroMQ PAIR tcp://127.0.0.1", &bench_peer_zmq_tcp),
+        BENCH_PEER("iceoryx", "iceoryx 2 pub/sub, zero-copy, busy polling", &bench_peer_iox),
 };
 #define BENCH_NSCHEMES  (sizeof bench_schemes / sizeof bench_schemes[0])
 #define BENCH_MAX_SIZES 16
@@ -100,6 +159,9 @@ typedef struct bench_run {
 	unsigned serial;
 	bool tty;
 	bench_pair pairs[BENCH_IMPLS]; /* the pairs alive at one time */
+	bench_iox_daemon iox;          /* iceoryx's RouDi while the peers run */
+	int iox_rv;                    /* why iceoryx cannot run: 0, or a code ... */
+	char iox_err[BENCH_ERR_MAX];   /* ... and the reason */
 	int row, nrows;
 	char label[64]; /* "pipe 64 B" */
 	int jfd;        /* write end of the janitor's pipe, or -1 */
@@ -474,7 +536,8 @@ pair_spawn(bench_run *br, bench_pair *p, int role, char *err, size_t cap)
 
 /* Fork worker A, learn its address, fork worker B, wait until both are connected. */
 static int
-pair_start(bench_run *br, bench_pair *p, const bench_impl *impl, size_t size, char *err, size_t cap)
+pair_start(bench_run *br, bench_pair *p, const bench_impl *impl, size_t size, bench_rep *conn,
+           char *err, size_t cap)
 {
 	char why[BENCH_ERR_MAX] = "";
 	bench_rep rep[2];
@@ -518,6 +581,7 @@ pair_start(bench_run *br, bench_pair *p, const bench_impl *impl, size_t size, ch
 		pair_kill(p);
 		return rv;
 	}
+	*conn = rep[BENCH_ROLE_B];
 	p->up = true;
 	return 0;
 }
@@ -602,7 +666,7 @@ bench_one_phase(bench_run *br, int k, const bench_cmd *tmpl, int op, size_t size
 	bench_rep rep;
 	int rv;
 
-	if (!p->up) {
+	if (!p->up || !(op == BENCH_OP_PING ? res->want_ping : res->want_stream)) {
 		return;
 	}
 	cmd.op = op;
@@ -617,48 +681,162 @@ bench_one_phase(bench_run *br, int k, const bench_cmd *tmpl, int op, size_t size
 	}
 }
 
+/* Measure every result of a row (its impl, label, kind and wanted phases are set). */
 static void
-bench_measure(bench_run *br, const bench_scheme *sc, size_t size, bench_row *row)
+bench_measure(bench_run *br, size_t size, bench_row *row)
 {
 	const bench_config *cfg = br->cfg;
-	const bench_impl *impls[BENCH_IMPLS] = {sc->ipcx, sc->base};
+	int n = row->nres;
 	char what[64];
 
-	row->nres = BENCH_IMPLS;
-	for (int k = 0; k < BENCH_IMPLS; k++) {
+	for (int k = 0; k < n; k++) {
 		char err[BENCH_ERR_MAX + 64];
-		row->res[k].impl = impls[k];
-		bench_progress(br, "%s | connecting", impls[k]->name);
-		if (pair_start(br, &br->pairs[k], impls[k], size, err, sizeof err) != 0) {
-			bench_fail(NULL, &row->res[k], "setup", err);
+		bench_result *res = &row->res[k];
+		bench_rep rep;
+		if (res->skipped || res->failed) {
+			continue;
+		}
+		bench_progress(br, "%s | connecting", res->impl->name);
+		if (pair_start(br, &br->pairs[k], res->impl, size, &rep, err, sizeof err) != 0) {
+			bench_fail(NULL, res, "setup", err);
+		} else {
+			res->loan_max = rep.loan_max;
 		}
 	}
-	for (int k = 0; k < BENCH_IMPLS; k++) {
+	for (int k = 0; k < n; k++) {
 		bench_one_phase(br, k, &cfg->warm_ping, BENCH_OP_PING, size, false, row,
 		                "warm-up ping-pong");
 		bench_one_phase(br, k, &cfg->warm_stream, BENCH_OP_STREAM, size, false, row,
 		                "warm-up stream");
 	}
-	/* Interleave the implementations, alternating who goes first, so that drift on a
-	 * shared machine hits both alike. */
+	/* Interleave the implementations, alternating the order, so that drift on a shared
+	 * machine hits them alike. */
 	for (int r = 0; r < cfg->runs && !bench_interrupted; r++) {
-		for (int j = 0; j < BENCH_IMPLS; j++) {
-			int k = r % 2 ? BENCH_IMPLS - 1 - j : j;
+		for (int j = 0; j < n; j++) {
+			int k = r % 2 ? n - 1 - j : j;
 			snprintf(what, sizeof what, "run %d/%d ping-pong", r + 1, cfg->runs);
 			bench_one_phase(br, k, &cfg->ping, BENCH_OP_PING, size, true, row, what);
 		}
-		for (int j = 0; j < BENCH_IMPLS; j++) {
-			int k = r % 2 ? BENCH_IMPLS - 1 - j : j;
+		for (int j = 0; j < n; j++) {
+			int k = r % 2 ? n - 1 - j : j;
 			snprintf(what, sizeof what, "run %d/%d stream", r + 1, cfg->runs);
 			bench_one_phase(br, k, &cfg->stream, BENCH_OP_STREAM, size, true, row,
 			                what);
 		}
 	}
-	for (int k = 0; k < BENCH_IMPLS; k++) {
+	for (int k = 0; k < n; k++) {
 		if (br->pairs[k].up) {
 			pair_quit(&br->pairs[k]);
 		}
 	}
+}
+
+/* A scheme's own row: ipcx beside its raw baseline, both phases. */
+static void
+bench_own_row(const bench_scheme *sc, bench_row *row)
+{
+	row->nres = 2;
+	for (int k = 0; k < 2; k++) {
+		bench_result *r = &row->res[k];
+		r->impl = k == 0 ? sc->ipcx : sc->base;
+		r->label = sc->name;
+		r->kind = k == 0 ? BENCH_KIND_IPCX : BENCH_KIND_BASE;
+		r->ref_rtt = r->ref_mps = k == 0 ? 1 : -1;
+		r->want_ping = r->want_stream = true;
+	}
+}
+
+static int
+bench_scheme_find(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < BENCH_NSCHEMES; i++) {
+		if (strcmp(bench_schemes[i].name, name) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* The largest message a scheme carries, and why (for the "skipped" line). */
+static size_t
+bench_scheme_max(const bench_scheme *sc, char *why, size_t cap)
+{
+	const bench_impl *impl = sc->ipcx != NULL ? sc->ipcx : sc->base;
+	size_t max = sc->max_msg ? sc->max_msg : impl->max_msg ? impl->max_msg : BENCH_MAX_SIZE;
+
+	snprintf(why, cap, "%s", sc->limit != NULL ? sc->limit : "");
+	if (sc->max_fn != NULL) {
+		max = sc->max_fn(why, cap);
+	}
+	return max;
+}
+
+/* A group's row at one size: the members selected, and the members they are held to at
+ * this size (measured only in the phase that needs them). Peers that were not built are
+ * left out (said once at the start). 0 members: no row. */
+static int
+bench_group_row(const bool *sel, int group, size_t size, bench_row *row)
+{
+	bool use[BENCH_NSCHEMES] = {false}, ping[BENCH_NSCHEMES] = {false},
+	     stream[BENCH_NSCHEMES] = {false};
+	int at[BENCH_NSCHEMES];
+
+	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+		const bench_scheme *sc = &bench_schemes[i];
+		const bench_impl *impl = sc->ipcx != NULL ? sc->ipcx : sc->base;
+		int r;
+		if (sc->group != group || !sel[i] || impl->missing != NULL) {
+			continue;
+		}
+		use[i] = true;
+		ping[i] = !(impl->flags & BENCH_NO_PING);
+		stream[i] = !(impl->flags & BENCH_NO_STREAM);
+		if ((r = bench_scheme_find(size >= BENCH_RTT_BIG ? sc->ref_rtt_big
+		                                                 : sc->ref_rtt)) >= 0) {
+			use[r] = ping[r] = true;
+		}
+		if ((r = bench_scheme_find(size >= BENCH_BIG ? sc->ref_big : sc->ref_mps)) >= 0) {
+			use[r] = stream[r] = true;
+		}
+	}
+	row->nres = 0;
+	row->group = true;
+	row->scheme = bench_group_names[group];
+	row->url = "";
+	row->size = size;
+	for (size_t i = 0; i < BENCH_NSCHEMES && row->nres < BENCH_IMPLS; i++) {
+		const bench_scheme *sc = &bench_schemes[i];
+		bench_result *r = &row->res[row->nres];
+		char why[160];
+		at[i] = -1;
+		if (!use[i]) {
+			continue;
+		}
+		at[i] = row->nres++;
+		r->impl = sc->ipcx != NULL ? sc->ipcx : sc->base;
+		r->label = sc->name;
+		r->kind = group == BENCH_GROUP_PEERS ? BENCH_KIND_PEER
+		          : sc->ipcx != NULL         ? BENCH_KIND_IPCX
+		                                     : BENCH_KIND_BASE;
+		r->want_ping = ping[i] && !(r->impl->flags & BENCH_NO_PING);
+		r->want_stream = stream[i] && !(r->impl->flags & BENCH_NO_STREAM);
+		if (size > bench_scheme_max(sc, why, sizeof why)) {
+			r->skipped = true;
+			snprintf(r->err, sizeof r->err, "%s", why);
+		}
+	}
+	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+		const bench_scheme *sc = &bench_schemes[i];
+		int a, b;
+		if (at[i] < 0) {
+			continue;
+		}
+		a = bench_scheme_find(size >= BENCH_RTT_BIG ? sc->ref_rtt_big : sc->ref_rtt);
+		b = bench_scheme_find(size >= BENCH_BIG ? sc->ref_big : sc->ref_mps);
+		row->res[at[i]].ref_rtt = a >= 0 ? at[a] : -1;
+		row->res[at[i]].ref_mps = b >= 0 ? at[b] : -1;
+	}
+	return row->nres;
 }
 
 /* ---- the private directory for names ------------------------------------------------ */
@@ -795,6 +973,18 @@ janitor_main(bench_run *br, int rfd)
 			done = true;
 			continue;
 		}
+		if (rec.serial == UINT_MAX) { /* a daemon (RouDi): the latest word on it counts */
+			size_t kept = 0;
+			for (size_t i = 0; i < n; i++) {
+				if (j[i].serial != UINT_MAX) {
+					j[kept++] = j[i];
+				}
+			}
+			n = kept;
+			if (rec.pid[0] <= 0) {
+				continue; /* stopped by the bench itself */
+			}
+		}
 		if (n == cap) {
 			bench_jrec *g = realloc(j, (cap ? 2 * cap : 64) * sizeof *j);
 			if (g == NULL) {
@@ -873,6 +1063,259 @@ janitor_stop(bench_run *br)
 	}
 }
 
+/* Tell the janitor of a process whose leftovers it must clear if this process dies. */
+static void
+janitor_tell(bench_run *br, unsigned serial, const bench_impl *impl, pid_t a, pid_t b)
+{
+	bench_jrec j = {serial, impl, {a, b}, (int64_t)time(NULL)};
+
+	if (br->jfd >= 0 && write(br->jfd, &j, sizeof j) != (ssize_t)sizeof j) {
+		/* a janitor that is gone cannot help; the run goes on without it */
+	}
+}
+
+/* ---- the run: warm-up, rows, groups ----------------------------------------------------- */
+
+/* Both CPUs busy for a moment before anything is measured: frequency up, out of deep idle
+ * states, the page cache and the code paths warm. */
+static void
+bench_warm_cpus(bench_run *br)
+{
+	const bench_config *cfg = br->cfg;
+	int64_t ms = cfg->quick ? 200 : 1000;
+	int n = cfg->cpu[0] >= 0 && cfg->cpu[0] == cfg->cpu[1] ? 1 : 2;
+	pid_t pid[2] = {0, 0};
+
+	snprintf(br->label, sizeof br->label, "warm-up");
+	bench_progress(br, "both CPUs busy for %lld ms", (long long)ms);
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		if ((pid[i] = fork()) == 0) {
+			int64_t end = bench_now() + ms * 1000000;
+			volatile uint64_t x = 0;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (cfg->cpu[i] >= 0) {
+				cpu_set_t set;
+				CPU_ZERO(&set);
+				CPU_SET(cfg->cpu[i], &set);
+				sched_setaffinity(0, sizeof set, &set);
+			}
+			while (bench_now() < end) {
+				for (int k = 0; k < 4096; k++) {
+					x = x * 6364136223846793005u + 1;
+				}
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		while (pid[i] > 0 && waitpid(pid[i], NULL, 0) == -1 && errno == EINTR) {
+			if (bench_interrupted) {
+				kill(pid[i], SIGKILL);
+			}
+		}
+	}
+	bench_progress_clear(br);
+}
+
+static bool
+bench_have_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	for (const char *p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0';) {
+		size_t n = strcspn(p, ":");
+		if (n > 0 &&
+		    (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name) < sizeof buf &&
+		    access(buf, X_OK) == 0) {
+			return true;
+		}
+		p += n + (p[n] == ':');
+	}
+	return false;
+}
+
+/* The selected peers that were not built in, and why (one reason, its peers named once):
+ * false if none. */
+static bool
+bench_peers_missing(const bool *sel, char *buf, size_t cap)
+{
+	bool done[BENCH_NSCHEMES] = {false};
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+		const char *why =
+		        bench_schemes[i].ipcx != NULL ? bench_schemes[i].ipcx->missing : NULL;
+		int k;
+		if (!sel[i] || bench_schemes[i].group != BENCH_GROUP_PEERS || why == NULL ||
+		    done[i]) {
+			continue;
+		}
+		k = snprintf(buf + n, cap - n, "%s--peers: ", n > 0 ? "; " : "");
+		for (size_t j = i, first = 1; j < BENCH_NSCHEMES && k >= 0 && (size_t)k < cap - n;
+		     j++) {
+			const bench_impl *o = bench_schemes[j].ipcx;
+			if (sel[j] && bench_schemes[j].group == BENCH_GROUP_PEERS &&
+			    o->missing != NULL && strcmp(o->missing, why) == 0) {
+				done[j] = true;
+				k += snprintf(buf + n + (size_t)k, cap - n - (size_t)k, "%s%s",
+				              first ? "" : ", ", bench_schemes[j].name);
+				first = 0;
+			}
+		}
+		if (k >= 0 && (size_t)k < cap - n) {
+			k += snprintf(buf + n + (size_t)k, cap - n - (size_t)k, " not measured: %s",
+			              why);
+		}
+		if (k < 0 || (size_t)k >= cap - n) {
+			break;
+		}
+		n += (size_t)k;
+	}
+	return n > 0;
+}
+
+/* The rows printed so far, for the targets and the plot at the end. */
+typedef struct bench_rows {
+	bench_row *v;
+	int n, cap;
+} bench_rows;
+
+static void
+bench_emit(bench_run *br, bench_row *row, bench_rows *kept, int *nfailed)
+{
+	const bench_config *cfg = br->cfg;
+	char sz[32];
+	bool counted = false;
+
+	bench_fmt_size(sz, sizeof sz, row->size);
+	for (int k = 0; k < row->nres; k++) {
+		if (!row->res[k].failed) {
+			continue;
+		}
+		*nfailed += !counted;
+		counted = true;
+		if (cfg->format != BENCH_TABLE) {
+			fprintf(stderr, "ipcx bench: %s %s: %s failed: %s\n", row->res[k].label, sz,
+			        row->res[k].impl->name, row->res[k].err);
+		}
+	}
+	bench_out_row(cfg, row);
+	if (kept->n == kept->cap) {
+		int cap = kept->cap ? 2 * kept->cap : 32;
+		bench_row *v = realloc(kept->v, (size_t)cap * sizeof *v);
+		if (v == NULL) {
+			return; /* the targets and the plot will miss it; the table has it */
+		}
+		kept->v = v;
+		kept->cap = cap;
+	}
+	kept->v[kept->n++] = *row;
+}
+
+/* iceoryx's pairs need RouDi: start it once before the peers' rows. A RouDi that is not
+ * ours (one per machine) skips the iceoryx lines; any other failure fails them. */
+static void
+bench_iox_begin(bench_run *br, const size_t *sizes, int nsizes, const bool *sel)
+{
+	int i = bench_scheme_find("iceoryx");
+
+	br->iox.pid = 0;
+	br->iox_err[0] = '\0';
+	br->iox_rv = 0;
+	if (i < 0 || !sel[i] || bench_schemes[i].ipcx->missing != NULL) {
+		return;
+	}
+	snprintf(br->label, sizeof br->label, "iceoryx");
+	bench_progress(br, "starting iox-roudi");
+	br->iox_rv = bench_iox_start(&br->iox, br->tmpdir, sizes, nsizes, br->cfg->timeout_ms,
+	                             br->iox_err, sizeof br->iox_err);
+	if (br->iox.pid > 0) {
+		janitor_tell(br, UINT_MAX, &bench_iox_roudi, br->iox.pid, 0);
+	}
+	bench_progress_clear(br);
+}
+
+static void
+bench_run_rows(bench_run *br, const bool *sel, const size_t *sizes, int nsizes, bench_rows *kept,
+               int *nfailed)
+{
+	bench_row *row = malloc(sizeof *row);
+
+	if (row == NULL) {
+		fprintf(stderr, "ipcx bench: out of memory\n");
+		(*nfailed)++;
+		return;
+	}
+	for (size_t i = 0; i < BENCH_NSCHEMES && !bench_interrupted; i++) {
+		const bench_scheme *sc = &bench_schemes[i];
+		char why[160];
+		size_t max;
+		if (!sel[i] || sc->group != BENCH_OWN) {
+			continue;
+		}
+		max = bench_scheme_max(sc, why, sizeof why);
+		for (int z = 0; z < nsizes && !bench_interrupted; z++) {
+			char sz[32];
+			memset(row, 0, sizeof *row);
+			row->scheme = sc->name;
+			row->url = sc->url;
+			row->size = sizes[z];
+			br->row++;
+			bench_fmt_size(sz, sizeof sz, sizes[z]);
+			snprintf(br->label, sizeof br->label, "%s %s", sc->name, sz);
+			bench_own_row(sc, row);
+			if (sizes[z] > max) {
+				row->skipped = true;
+				snprintf(row->note, sizeof row->note, "%s", why);
+			} else {
+				bench_measure(br, sizes[z], row);
+			}
+			bench_progress_clear(br);
+			if (!bench_interrupted) {
+				bench_emit(br, row, kept, nfailed);
+			}
+		}
+	}
+	for (int g = BENCH_GROUP_SHM; g < BENCH_NGROUPS && !bench_interrupted; g++) {
+		memset(row, 0, sizeof *row);
+		if (bench_group_row(sel, g, sizes[0], row) == 0) {
+			continue;
+		}
+		if (g == BENCH_GROUP_PEERS) {
+			bench_iox_begin(br, sizes, nsizes, sel);
+		}
+		for (int z = 0; z < nsizes && !bench_interrupted; z++) {
+			char sz[32];
+			memset(row, 0, sizeof *row);
+			bench_group_row(sel, g, sizes[z], row);
+			br->row++;
+			bench_fmt_size(sz, sizeof sz, sizes[z]);
+			snprintf(br->label, sizeof br->label, "%s %s", bench_group_names[g], sz);
+			for (int k = 0; k < row->nres; k++) {
+				bench_result *r = &row->res[k];
+				if (r->impl == &bench_peer_iox && br->iox_rv != 0 && !r->skipped) {
+					r->skipped = br->iox_rv == IPCX_EBUSY;
+					r->failed = !r->skipped;
+					snprintf(r->err, sizeof r->err, "%s", br->iox_err);
+				}
+			}
+			bench_measure(br, sizes[z], row);
+			bench_progress_clear(br);
+			if (!bench_interrupted) {
+				bench_emit(br, row, kept, nfailed);
+			}
+		}
+		if (g == BENCH_GROUP_PEERS && br->iox.pid > 0) {
+			bench_iox_stop(&br->iox);
+			janitor_tell(br, UINT_MAX, &bench_iox_roudi, 0, 0);
+		}
+	}
+	free(row);
+}
+
 /* ---- command line -------------------------------------------------------------------- */
 
 static void
@@ -880,16 +1323,25 @@ bench_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ipcx bench [--scheme S[,S...]] [--size BYTES[,...]] [--quick] [--runs N]\n"
-	        "                  [--timeout MS] [--cpus A,B] [--csv | --json] [--help]\n"
+	        "                  [--timeout MS] [--cpus A,B] [--peers] [--csv | --json]\n"
+	        "                  [--plot FILE.png] [--help]\n"
 	        "\n"
 	        "For each scheme and size, two processes pinned to different CPUs measure the\n"
 	        "ping-pong round trip (p50, p99; p99.9 in full mode) and one-way streaming\n"
 	        "throughput, beside a raw-syscall baseline doing the same job in the same run.\n"
-	        "Each figure is the median of several runs; the spread is reported.\n"
+	        "shm:// is held to shared-memory baselines: one cache line bounced between the\n"
+	        "two processes (the floor of any round trip), a raw futex ping-pong, a naive SPSC\n"
+	        "ring and one thread's memcpy. Both CPUs are kept busy for a moment first; each\n"
+	        "figure is the median of several runs; the spread is reported. The table ends\n"
+	        "with the performance targets of shm:// and where this run puts them.\n"
 	        "\n"
 	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, udp, mq, sysvmq, "
 	        "file,\n"
-	        "                  file+sync (fdatasync per record), or all (default)\n"
+	        "                  file+sync (fdatasync per record), shm (adaptive wait),\n"
+	        "                  shm@spin, shm@block, shm+loan (zero-copy loan/view), the\n"
+	        "                  baselines floor, futex, ring, memcpy (an shm scheme brings\n"
+	        "                  the ones it is held to), shm-all, or all (default: all but\n"
+	        "                  the peers); peers: nng-ipc, nng-tcp, zmq-ipc, zmq-tcp, iceoryx\n"
 	        "  --size LIST     message sizes: 64, 4k, 1m, ... up to 16m (default 64,4k,1m)\n"
 	        "  --quick         3 short runs per figure (the `make run` job); default: 5 runs\n"
 	        "  --runs N        runs per figure (1..%d)\n"
@@ -898,9 +1350,19 @@ bench_usage(FILE *f)
 	        "  --cpus A,B      pin the receiving/echoing worker to CPU A, the sending/timing\n"
 	        "                  one to B (default: the first two allowed; A == B measures the\n"
 	        "                  software path without cross-CPU wake-ups)\n"
+	        "  --peers         also measure nng (pair0, ipc:// and tcp://), ZeroMQ (PAIR, "
+	        "ipc://\n"
+	        "                  and tcp://) and iceoryx (zero-copy pub/sub, busy polling; the\n"
+	        "                  bench runs its own iox-roudi), where ipcx was built with them\n"
+	        "                  (Debian: scripts/deps --bench)\n"
 	        "  --csv           one CSV line per implementation instead of the table\n"
 	        "  --json          one JSON document instead of the table\n"
+	        "  --plot FILE.png draw round-trip p50 and msgs/s per scheme and size (gnuplot)\n"
 	        "  --help          this text\n"
+	        "\n"
+	        "Zero-copy rows (shm+loan, iceoryx) write every byte of a message into the loaned\n"
+	        "buffer once (a producer generating it in place; no source is read) and read it\n"
+	        "in place without copying it out; the other rows send from a buffer, copied.\n"
 	        "\n"
 	        "Exit status: 0 all measured, 1 a scheme failed (the rest still run), 2 usage.\n",
 	        BENCH_MAX_RUNS);
@@ -938,6 +1400,8 @@ bench_parse_sizes(const char *arg, size_t *sizes, int *n)
 	return *n > 0 ? 0 : -1;
 }
 
+/* Select schemes by name: "all" is every scheme but the peers (--peers adds those),
+ * "shm-all" the shared-memory group, "peers" the peers. */
 static int
 bench_parse_schemes(const char *arg, bool *sel)
 {
@@ -951,7 +1415,10 @@ bench_parse_schemes(const char *arg, bool *sel)
 		bool found = false;
 		for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
 			const bench_scheme *s = &bench_schemes[i];
-			if (strcmp(tok, "all") == 0 || strcmp(tok, s->name) == 0 ||
+			if ((strcmp(tok, "all") == 0 && s->group != BENCH_GROUP_PEERS) ||
+			    (strcmp(tok, "shm-all") == 0 && s->group == BENCH_GROUP_SHM) ||
+			    (strcmp(tok, "peers") == 0 && s->group == BENCH_GROUP_PEERS) ||
+			    strcmp(tok, s->name) == 0 ||
 			    (s->alias != NULL && strcmp(tok, s->alias) == 0)) {
 				sel[i] = true;
 				found = true;
@@ -962,7 +1429,7 @@ bench_parse_schemes(const char *arg, bool *sel)
 			for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
 				fprintf(stderr, " %s", bench_schemes[i].name);
 			}
-			fprintf(stderr, ", all)\n");
+			fprintf(stderr, ", shm-all, peers, all)\n");
 			return -1;
 		}
 		any = true;
@@ -1023,15 +1490,18 @@ ipcx_cmd_bench(int argc, char **argv)
 	        {"quick", no_argument, NULL, 'q'},         {"runs", required_argument, NULL, 'r'},
 	        {"timeout", required_argument, NULL, 't'}, {"cpus", required_argument, NULL, 'p'},
 	        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
+	        {"peers", no_argument, NULL, 'P'},         {"plot", required_argument, NULL, 'g'},
 	        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	bool sel[BENCH_NSCHEMES] = {false};
 	int cpus[2] = {-1, -1};
 	char junk;
 	size_t sizes[BENCH_MAX_SIZES];
-	int nsizes = 0, runs = 0, opt, nfailed = 0, nrows = 0;
-	bool any_sel = false;
-	char note[256] = "", *end;
+	int nsizes = 0, runs = 0, opt, nfailed = 0;
+	bool any_sel = false, plot_failed = false;
+	char note[1024] = "", *end;
+	const char *plot = NULL;
+	bench_rows kept = {NULL, 0, 0};
 	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
 	char reg[PATH_MAX + 16], *old_reg = NULL;
 	bench_config cfg;
@@ -1105,6 +1575,17 @@ ipcx_cmd_bench(int argc, char **argv)
 			}
 			cfg.format = opt == 'c' ? BENCH_CSV : BENCH_JSON;
 			break;
+		case 'P':
+			cfg.peers = true;
+			break;
+		case 'g':
+			if (strpbrk(optarg, "\"\n\\") != NULL || optarg[0] == '\0') {
+				fprintf(stderr, "ipcx bench: --plot: a file name without quotes, "
+				                "backslashes or newlines, please\n");
+				return IPCX_EXIT_USAGE;
+			}
+			plot = optarg;
+			break;
 		case 'h':
 			bench_usage(stdout);
 			return IPCX_EXIT_OK;
@@ -1119,10 +1600,16 @@ ipcx_cmd_bench(int argc, char **argv)
 		bench_usage(stderr);
 		return IPCX_EXIT_USAGE;
 	}
-	if (!any_sel) {
-		for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
-			sel[i] = true;
-		}
+	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
+		bool peer = bench_schemes[i].group == BENCH_GROUP_PEERS;
+		sel[i] = sel[i] || (!any_sel && !peer) || (cfg.peers && peer);
+		cfg.peers = cfg.peers || (sel[i] && peer);
+	}
+	if (plot != NULL && !bench_have_program("gnuplot")) {
+		fprintf(stderr,
+		        "ipcx bench: --plot needs gnuplot, which is not on the PATH (Debian: "
+		        "apt-get install gnuplot-nox, or scripts/deps --bench)\n");
+		return IPCX_EXIT_USAGE;
 	}
 	if (nsizes == 0) {
 		for (size_t i = 0; i < sizeof bench_default_sizes / sizeof bench_default_sizes[0];
@@ -1161,6 +1648,14 @@ ipcx_cmd_bench(int argc, char **argv)
 	if (note[0] != '\0') {
 		fprintf(stderr, "ipcx bench: note: %s\n", note);
 	}
+	if (cfg.peers) {
+		char missing[768];
+		if (bench_peers_missing(sel, missing, sizeof missing)) {
+			fprintf(stderr, "ipcx bench: note: %s\n", missing);
+			snprintf(note + strlen(note), sizeof note - strlen(note), "%s%s",
+			         note[0] != '\0' ? "\nnote: " : "", missing);
+		}
+	}
 	bench_machine_probe(&mach);
 
 	memset(&br, 0, sizeof br);
@@ -1173,7 +1668,12 @@ ipcx_cmd_bench(int argc, char **argv)
 		}
 	}
 	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
-		br.nrows += sel[i] ? nsizes : 0;
+		br.nrows += sel[i] && bench_schemes[i].group == BENCH_OWN ? nsizes : 0;
+	}
+	for (int g = BENCH_GROUP_SHM; g < BENCH_NGROUPS; g++) {
+		bench_row probe;
+		memset(&probe, 0, sizeof probe);
+		br.nrows += bench_group_row(sel, g, sizes[0], &probe) > 0 ? nsizes : 0;
 	}
 	{
 		int rv = bench_tmpdir_make(&br);
@@ -1208,64 +1708,27 @@ ipcx_cmd_bench(int argc, char **argv)
 
 	t0 = bench_now();
 	bench_out_begin(&cfg, &mach, note);
-	for (size_t i = 0; i < BENCH_NSCHEMES && !bench_interrupted; i++) {
-		const bench_scheme *sc = &bench_schemes[i];
-		size_t max = sc->max_msg ? sc->max_msg : BENCH_MAX_SIZE;
-		char why[160];
-		if (!sel[i]) {
-			continue;
-		}
-		snprintf(why, sizeof why, "%s", sc->limit != NULL ? sc->limit : "");
-		if (sc->max_fn != NULL) {
-			max = sc->max_fn(why, sizeof why);
-		}
-		for (int z = 0; z < nsizes && !bench_interrupted; z++) {
-			bench_row row;
-			memset(&row, 0, sizeof row);
-			row.scheme = sc->name;
-			row.url = sc->url;
-			row.size = sizes[z];
-			br.row++;
-			{
-				char sz[32];
-				bench_fmt_size(sz, sizeof sz, sizes[z]);
-				snprintf(br.label, sizeof br.label, "%s %s", sc->name, sz);
-			}
-			if (sizes[z] > max) {
-				row.skipped = true;
-				snprintf(row.note, sizeof row.note, "%s", why);
-			} else {
-				bench_measure(&br, sc, sizes[z], &row);
-			}
-			bench_progress_clear(&br);
-			if (bench_interrupted) {
-				break;
-			}
-			nrows++;
-			for (int k = 0, counted = 0; k < row.nres; k++) {
-				if (row.res[k].failed) {
-					nfailed += !counted;
-					counted = 1;
-					if (cfg.format != BENCH_TABLE) {
-						char sz[32];
-						bench_fmt_size(sz, sizeof sz, row.size);
-						fprintf(stderr,
-						        "ipcx bench: %s %s: %s failed: %s\n",
-						        sc->name, sz, row.res[k].impl->name,
-						        row.res[k].err);
-					}
-				}
-			}
-			bench_out_row(&cfg, &row);
-		}
-	}
+	bench_warm_cpus(&br);
+	bench_run_rows(&br, sel, sizes, nsizes, &kept, &nfailed);
 	for (int k = 0; k < BENCH_IMPLS; k++) {
 		if (br.pairs[k].up || br.pairs[k].pid[0] > 0 || br.pairs[k].pid[1] > 0) {
 			pair_kill(&br.pairs[k]);
 		}
 	}
+	if (br.iox.pid > 0) {
+		bench_iox_stop(&br.iox);
+		janitor_tell(&br, UINT_MAX, &bench_iox_roudi, 0, 0);
+	}
 	bench_progress_clear(&br);
-	bench_out_end(&cfg, nrows, nfailed, (double)(bench_now() - t0) / 1e9);
+	bench_out_end(&cfg, kept.v, kept.n, nfailed, (double)(bench_now() - t0) / 1e9);
+	if (plot != NULL && !bench_interrupted) {
+		char err[BENCH_ERR_MAX];
+		if (bench_plot(br.tmpdir, plot, kept.v, kept.n, err, sizeof err) != 0) {
+			fprintf(stderr, "ipcx bench: --plot %s: %s\n", plot, err);
+			plot_failed = true;
+		}
+	}
+	free(kept.v);
 	bench_tmpdir_remove(&br);
 	janitor_stop(&br);
 	if (old_reg != NULL) {
@@ -1282,5 +1745,5 @@ ipcx_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "ipcx bench: interrupted\n");
 		return IPCX_EXIT_RUNTIME;
 	}
-	return nfailed > 0 ? IPCX_EXIT_RUNTIME : IPCX_EXIT_OK;
+	return nfailed > 0 || plot_failed ? IPCX_EXIT_RUNTIME : IPCX_EXIT_OK;
 }

@@ -33,6 +33,41 @@ static const struct bench_ep_ops ix_ops = {
         .close = ix_close,
 };
 
+/* The zero-copy calls: on shm:// a loan is room in the ring and a view points into it. */
+static int
+ix_loan(bench_ep *ep, size_t len, void **ptr)
+{
+	return ipcx_loan(ep->chan, len, ptr, ep->timeout_ms);
+}
+
+static int
+ix_commit(bench_ep *ep, void *ptr, size_t len)
+{
+	return ipcx_commit(ep->chan, ptr, len);
+}
+
+static int
+ix_view(bench_ep *ep, const void **ptr, size_t *len, int timeout_ms)
+{
+	return ipcx_recv_view(ep->chan, ptr, len, timeout_ms);
+}
+
+static int
+ix_release(bench_ep *ep)
+{
+	return ipcx_release(ep->chan);
+}
+
+static const struct bench_ep_ops ix_zc_ops = {
+        .send = ix_send,
+        .recv = ix_recv,
+        .close = ix_close,
+        .loan = ix_loan,
+        .commit = ix_commit,
+        .view = ix_view,
+        .release = ix_release,
+};
+
 /* ---- pipe: ipcx_pair before the fork ---------------------------------------------------- */
 
 static int
@@ -167,10 +202,15 @@ static int
 ix_dial(bench_ctx *cx, bench_ep *ep, char *err)
 {
 	char url[BENCH_ADDR_MAX + 64];
+	int len = (int)strcspn(cx->addr, "?");
 	int rv;
 
-	/* options the listener's URL does not carry (file://'s sync) */
-	if ((size_t)snprintf(url, sizeof url, "%s%s", cx->addr,
+	/* Options each side sets for itself (file://'s sync, shm://'s wait) replace whatever
+	 * query the listener's URL reports. */
+	if (cx->impl->dial_query == NULL) {
+		len = (int)strlen(cx->addr);
+	}
+	if ((size_t)snprintf(url, sizeof url, "%.*s%s", len, cx->addr,
 	                     cx->impl->dial_query != NULL ? cx->impl->dial_query : "") >=
 	    sizeof url) {
 		snprintf(err, BENCH_ERR_MAX, "url for %s", cx->addr);
@@ -214,6 +254,58 @@ const bench_impl bench_ipcx_file_sync = {
         .serve = ix_serve,
         .accept = ix_accept,
         .dial = ix_dial,
+};
+
+/* shm://: the abstract socket @ipcx.shm.NAME is the only name, and it goes with the
+ * listener; the memfd has none. Each side asks for its own wait mode. */
+IX_LISTENER(bench_ipcx_shm, "shm://", "shm://ipcx-bench-%P-%N", 0);
+
+const bench_impl bench_ipcx_shm_spin = {
+        .name = "shm://?wait=spin",
+        .arg = "shm://ipcx-bench-%P-%N?wait=spin",
+        .dial_query = "?wait=spin",
+        .serve = ix_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};
+
+const bench_impl bench_ipcx_shm_block = {
+        .name = "shm://?wait=block",
+        .arg = "shm://ipcx-bench-%P-%N?wait=block",
+        .dial_query = "?wait=block",
+        .serve = ix_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};
+
+/* The same channel, written with ipcx_loan/ipcx_commit and read with ipcx_recv_view/
+ * ipcx_release; a message above ipcx_loan_max() goes through ipcx_send. */
+static int
+ix_zc_accept(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	int rv = ix_accept(cx, ep, err);
+
+	ep->ops = &ix_zc_ops;
+	ep->loan_max = rv == 0 ? ipcx_loan_max(ep->chan) : 0;
+	return rv;
+}
+
+static int
+ix_zc_dial(bench_ctx *cx, bench_ep *ep, char *err)
+{
+	int rv = ix_dial(cx, ep, err);
+
+	ep->ops = &ix_zc_ops;
+	ep->loan_max = rv == 0 ? ipcx_loan_max(ep->chan) : 0;
+	return rv;
+}
+
+const bench_impl bench_ipcx_shm_loan = {
+        .name = "shm:// loan/view",
+        .arg = "shm://ipcx-bench-%P-%N",
+        .serve = ix_serve,
+        .accept = ix_zc_accept,
+        .dial = ix_zc_dial,
 };
 
 const bench_impl bench_ipcx_sysvmq = {

@@ -29,6 +29,14 @@ struct bench_ep_ops {
 	 * for a shorter wait (0: poll); otherwise the endpoint's normal bound applies. */
 	int (*recv)(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms);
 	void (*close)(bench_ep *ep);
+	/* Zero-copy endpoints only (shm+loan, iceoryx), else NULL: borrow room for a message
+	 * of up to len bytes (len <= ep->loan_max) and publish it in place; look at the next
+	 * message in place and give it back. The worker writes every byte of the loan once (a
+	 * producer generating its message in place) and reads only the sequence number. */
+	int (*loan)(bench_ep *ep, size_t len, void **ptr);
+	int (*commit)(bench_ep *ep, void *ptr, size_t len);
+	int (*view)(bench_ep *ep, const void **ptr, size_t *len, int timeout_ms);
+	int (*release)(bench_ep *ep);
 };
 
 struct bench_ep {
@@ -52,7 +60,15 @@ struct bench_ep {
 	int ino;
 	uint64_t roff, punched;
 	bool sync;
-	bool rmid; /* raw System V: this side made the queue and removes it at close */
+	bool rmid;       /* raw System V: this side made the queue and removes it at close */
+	size_t loan_max; /* zero-copy endpoints: the largest loan; larger messages are sent */
+	/* shared-memory baselines: the MAP_SHARED mapping made before the fork, and what the
+	 * endpoint knows of it (see bench_impl_shm.c); peers: their library's handles */
+	void *map;
+	size_t maplen;
+	void *priv;
+	uint64_t head, tail, count;
+	bool ended;
 };
 
 /* ---- Implementations: how a pair of workers gets connected --------------------------- */
@@ -68,14 +84,18 @@ typedef struct bench_ctx {
 	char addr[BENCH_ADDR_MAX]; /* set by serve() in worker A, read by dial() in worker B */
 	int fds[4];                /* made by prepare() before the fork (raw pipe) */
 	ipcx_chan *pair[2];        /* made by prepare() before the fork (ipcx_pair) */
-	void *lst;                 /* worker A between serve() and accept() */
-	int lfd;                   /* worker A between serve() and accept() */
-	pid_t pid[2];              /* the parent: the pair's workers, for cleanup() */
-	int64_t started;           /* the parent: CLOCK_REALTIME seconds when the pair began */
+	void *map;                 /* made by prepare() before the fork (shared memory) */
+	size_t maplen;
+	void *lst;       /* worker A between serve() and accept() */
+	int lfd;         /* worker A between serve() and accept() */
+	pid_t pid[2];    /* the parent: the pair's workers, for cleanup() */
+	int64_t started; /* the parent: CLOCK_REALTIME seconds when the pair began */
 } bench_ctx;
 
 #define BENCH_LOSSY      1u /* datagrams: messages may be lost; stream ends are resent */
 #define BENCH_SYNC       2u /* raw files: fdatasync after every append */
+#define BENCH_NO_STREAM  4u /* a round-trip floor only (cache line, futex): no stream */
+#define BENCH_NO_PING    8u /* a one-sided copy (memcpy): no round trip */
 #define BENCH_SYSV_TRIES 8  /* System V keys a pair tries (ftok proj 1..8) */
 
 typedef struct bench_impl {
@@ -84,6 +104,8 @@ typedef struct bench_impl {
 	const char *dial_query; /* ipcx: appended to the listener's URL to dial it, or NULL */
 	unsigned flags;
 	size_t max_msg; /* largest message it can carry, 0: BENCH_MAX_SIZE */
+	/* peers: NULL when built in, else why not (the package that was missing) */
+	const char *missing;
 	/* Parent, before forking the pair; optional. */
 	int (*prepare)(bench_ctx *cx, char *err);
 	/* Worker A: start serving and fill cx->addr for worker B; optional. */
@@ -107,6 +129,28 @@ extern const bench_impl bench_ipcx_pipe, bench_ipcx_fifo, bench_ipcx_unix, bench
 extern const bench_impl bench_raw_pipe, bench_raw_fifo, bench_raw_seqpacket,
         bench_raw_seqpacket_abs, bench_raw_tcp, bench_raw_udp, bench_raw_mq, bench_raw_sysvmq,
         bench_raw_file, bench_raw_file_sync;
+/* shared memory: ipcx's shm:// in its wait modes and zero-copy, and what it is held to */
+extern const bench_impl bench_ipcx_shm, bench_ipcx_shm_spin, bench_ipcx_shm_block,
+        bench_ipcx_shm_loan;
+extern const bench_impl bench_base_floor, bench_base_futex, bench_base_ring, bench_base_memcpy;
+/* --peers: other messaging libraries doing the same job */
+extern const bench_impl bench_peer_nng_ipc, bench_peer_nng_tcp, bench_peer_zmq_ipc,
+        bench_peer_zmq_tcp, bench_peer_iox;
+
+/* iceoryx needs its daemon, RouDi, for the whole time its pairs run: the bench starts one
+ * (configured with memory pools for the sizes measured) and stops it. */
+typedef struct bench_iox_daemon {
+	pid_t pid;
+	char log[BENCH_ADDR_MAX];
+} bench_iox_daemon;
+/* Start iox-roudi, wait until it is ready. 0, or an error with the reason in err. */
+int bench_iox_start(bench_iox_daemon *d, const char *tmpdir, const size_t *sizes, int nsizes,
+                    int timeout_ms, char *err, size_t cap);
+/* Stop it (SIGTERM, bounded, then SIGKILL) and remove what a killed RouDi leaves. */
+void bench_iox_stop(bench_iox_daemon *d);
+/* The janitor's way to stop a RouDi whose bench died: the implementation whose cleanup()
+ * kills cx->pid[0] if it still runs and removes iceoryx's files. */
+extern const bench_impl bench_iox_roudi;
 
 /* The shape of the queues mq:// makes by default, which the raw baseline copies: depth
  * min(fs.mqueue.msg_default, msg_max), message size fs.mqueue.msgsize_max. */
@@ -144,6 +188,7 @@ typedef struct bench_rep {
 	int status; /* 0 or a negative code */
 	char err[BENCH_ERR_MAX];
 	char addr[BENCH_ADDR_MAX]; /* worker A's first report */
+	uint64_t loan_max;         /* the connected report of a zero-copy endpoint */
 	uint64_t count;            /* ping-pong: round trips; stream: messages sent */
 	uint64_t recvd;            /* stream: messages the receiver counted */
 	int64_t elapsed_ns;
@@ -171,8 +216,17 @@ typedef struct bench_summary {
 
 bench_summary bench_summarize(const bench_series *s);
 
+enum bench_kind { BENCH_KIND_IPCX, BENCH_KIND_BASE, BENCH_KIND_PEER };
+
 typedef struct bench_result {
 	const bench_impl *impl;
+	const char *label; /* the line's name in a group row ("shm@spin", "floor") */
+	int kind;          /* enum bench_kind */
+	/* what its x is against: indices into the row's res[], -1 none */
+	int ref_rtt, ref_mps;
+	bool want_ping, want_stream; /* the phases this row measures of it */
+	bool skipped;                /* too large a message for it: err says why */
+	uint64_t loan_max;           /* zero-copy: the largest loan (0: not zero-copy) */
 	bool failed;
 	char err[2 * BENCH_ERR_MAX];
 	bench_series p50, p99, p999; /* round trip, microseconds */
@@ -184,22 +238,26 @@ typedef struct bench_result {
 	uint64_t samples; /* round trips measured over all runs */
 } bench_result;
 
-#define BENCH_IMPLS 2 /* ipcx, baseline; --peers will add more */
+#define BENCH_IMPLS 12 /* results in one row: a scheme and its baseline, or a group */
 
+/* A row: one scheme at one size, ipcx (res[0]) beside its raw baseline (res[1]); or a group
+ * (shared memory, peers) at one size, one table line per member, each with its own x. */
 typedef struct bench_row {
-	const char *scheme;
-	const char *url; /* an example URL of the scheme */
+	const char *scheme; /* the scheme, or the group's name */
+	const char *url;    /* an example URL of the scheme */
 	size_t size;
 	bool skipped;
+	bool group;
 	char note[160];
 	int nres;
-	bench_result res[BENCH_IMPLS]; /* res[0] ipcx, res[1] its baseline */
+	bench_result res[BENCH_IMPLS];
 } bench_row;
 
 typedef enum bench_format { BENCH_TABLE, BENCH_CSV, BENCH_JSON } bench_format;
 
 typedef struct bench_config {
 	bool quick;
+	bool peers; /* --peers given */
 	int runs;
 	int timeout_ms;
 	bench_cmd warm_ping, warm_stream, ping, stream; /* op and size filled per use */
@@ -222,7 +280,12 @@ void bench_machine_probe(bench_machine *m);
 void bench_loadavg(char *buf, size_t cap);
 void bench_out_begin(const bench_config *cfg, const bench_machine *m, const char *note);
 void bench_out_row(const bench_config *cfg, const bench_row *row);
-void bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s);
+/* The performance targets from the rows measured (table, JSON), then the end. */
+void bench_out_end(const bench_config *cfg, const bench_row *rows, int nrows, int nfailed,
+                   double elapsed_s);
+/* Write gnuplot's data and script into dir and draw FILE.png. 0 or an error in err. */
+int bench_plot(const char *dir, const char *png, const bench_row *rows, int nrows, char *err,
+               size_t cap);
 /* "64 B", "4 KiB", "1 MiB", or the byte count. */
 void bench_fmt_size(char *buf, size_t cap, size_t size);
 

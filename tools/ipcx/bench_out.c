@@ -169,7 +169,36 @@ out_fmt_spread(char *buf, size_t cap, bench_summary s)
 static bool
 out_res_ok(const bench_result *r)
 {
-	return r->impl != NULL && !r->failed && r->p50.n > 0;
+	return r->impl != NULL && !r->failed && !r->skipped && (r->p50.n > 0 || r->mps.n > 0);
+}
+
+static bool
+out_has_rtt(const bench_result *r)
+{
+	return out_res_ok(r) && r->p50.n > 0;
+}
+
+static bool
+out_has_mps(const bench_result *r)
+{
+	return out_res_ok(r) && r->mps.n > 0;
+}
+
+/* The result a result's x is against (round trips or messages/s), or NULL. */
+static const bench_result *
+out_ref(const bench_row *row, const bench_result *r, bool mps)
+{
+	int k = mps ? r->ref_mps : r->ref_rtt;
+
+	return k >= 0 && k < row->nres && &row->res[k] != r ? &row->res[k] : NULL;
+}
+
+static const char *
+out_kind(const bench_result *r)
+{
+	return r->kind == BENCH_KIND_IPCX   ? "ipcx"
+	       : r->kind == BENCH_KIND_PEER ? "peer"
+	                                    : "baseline";
 }
 
 /* ---- table ---------------------------------------------------------------------------- */
@@ -205,15 +234,15 @@ out_table_begin(const bench_config *cfg, const bench_machine *m, const char *not
 	printf(" %9s %5s %6s |\n", "us", "", "");
 }
 
-/* A line on CPU use where ipcx's costs clearly more than its baseline's (a side that waits
- * busily buys latency with CPU time: the table must not show only the latency). */
+/* A line on CPU use where a result's costs clearly more than its reference's (a side that
+ * waits busily buys latency with CPU time: the table must not show only the latency). */
 static void
-out_table_cpu(const bench_row *row, const char *what, int stream)
+out_table_cpu(const bench_result *ix, const bench_result *raw, const char *what, int stream)
 {
-	const bench_result *ix = &row->res[0], *raw = &row->res[1];
 	bench_summary a, b;
 
-	if (!out_res_ok(ix) || !out_res_ok(raw)) {
+	if (raw == NULL ||
+	    !(stream ? out_has_mps(ix) && out_has_mps(raw) : out_has_rtt(ix) && out_has_rtt(raw))) {
 		return;
 	}
 	a = bench_summarize(stream ? &ix->cpu_stream : &ix->cpu_ping);
@@ -224,20 +253,16 @@ out_table_cpu(const bench_row *row, const char *what, int stream)
 	}
 }
 
+/* The figures of one result and of what it is held to: "p50 ± p99 [p99.9] ref ± x | msgs/s ±
+ * MB/s ref ± x". A missing figure is "-", a failed result "FAILED". */
 static void
-out_table_row(const bench_config *cfg, const bench_row *row)
+out_table_figures(const bench_config *cfg, const bench_result *ix, const bench_result *rr,
+                  const bench_result *rm)
 {
-	const bench_result *ix = &row->res[0], *raw = &row->res[1];
-	char size[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
+	char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
 	bench_summary s;
 
-	bench_fmt_size(size, sizeof size, row->size);
-	printf("%-9s %-7s ", row->scheme, size);
-	if (row->skipped) {
-		printf("skipped: %s\n", row->note);
-		return;
-	}
-	if (out_res_ok(ix)) {
+	if (out_has_rtt(ix)) {
 		s = bench_summarize(&ix->p50);
 		out_fmt_us(a, sizeof a, s.med);
 		out_fmt_spread(b, sizeof b, s);
@@ -248,26 +273,26 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 			printf(" %9s", d);
 		}
 	} else {
-		printf("%9s %5s %9s", "FAILED", "", "");
+		printf("%9s %5s %9s", ix->failed ? "FAILED" : "-", "", "");
 		if (!cfg->quick) {
 			printf(" %9s", "");
 		}
 	}
-	if (out_res_ok(raw)) {
-		s = bench_summarize(&raw->p50);
+	if (rr != NULL && out_has_rtt(rr)) {
+		s = bench_summarize(&rr->p50);
 		out_fmt_us(a, sizeof a, s.med);
 		out_fmt_spread(b, sizeof b, s);
 		printf(" %9s %5s", a, b);
 	} else {
-		printf(" %9s %5s", "FAILED", "");
+		printf(" %9s %5s", rr == NULL ? "" : rr->failed ? "FAILED" : "-", "");
 	}
-	if (out_res_ok(ix) && out_res_ok(raw)) {
-		snprintf(a, sizeof a, "%.2f", out_ratio(&ix->p50, &raw->p50));
+	if (rr != NULL && out_has_rtt(ix) && out_has_rtt(rr)) {
+		snprintf(a, sizeof a, "%.2f", out_ratio(&ix->p50, &rr->p50));
 	} else {
-		snprintf(a, sizeof a, "-");
+		snprintf(a, sizeof a, rr == NULL ? "" : "-");
 	}
 	printf(" %6s |", a);
-	if (out_res_ok(ix) && ix->mps.n > 0) {
+	if (out_has_mps(ix)) {
 		s = bench_summarize(&ix->mps);
 		out_fmt_si(e, sizeof e, s.med);
 		out_fmt_spread(f, sizeof f, s);
@@ -276,44 +301,124 @@ out_table_row(const bench_config *cfg, const bench_row *row)
 	} else {
 		printf(" %8s %5s %8s", "-", "", "");
 	}
-	if (out_res_ok(raw) && raw->mps.n > 0) {
-		s = bench_summarize(&raw->mps);
+	if (rm != NULL && out_has_mps(rm)) {
+		s = bench_summarize(&rm->mps);
 		out_fmt_si(e, sizeof e, s.med);
 		out_fmt_spread(f, sizeof f, s);
 		printf(" %8s %5s", e, f);
 	} else {
-		printf(" %8s %5s", "-", "");
+		printf(" %8s %5s", rm == NULL ? "" : rm->failed ? "FAILED" : "-", "");
 	}
-	if (out_res_ok(ix) && out_res_ok(raw) && ix->mps.n > 0 && raw->mps.n > 0) {
-		snprintf(h, sizeof h, "%.2f", out_ratio(&ix->mps, &raw->mps));
+	if (rm != NULL && out_has_mps(ix) && out_has_mps(rm)) {
+		snprintf(a, sizeof a, "%.2f", out_ratio(&ix->mps, &rm->mps));
 	} else {
-		snprintf(h, sizeof h, "-");
+		snprintf(a, sizeof a, rm == NULL ? "" : "-");
 	}
-	printf(" %6s\n", h);
+	printf(" %6s\n", a);
+}
+
+static void
+out_table_loss(const bench_row *row)
+{
+	const char *sep = "        stream loss: ";
+	bool any = false;
+
 	for (int i = 0; i < row->nres; i++) {
-		if (row->res[i].failed) {
-			printf("        %s failed: %s\n", row->res[i].impl->name, row->res[i].err);
+		bench_summary l = bench_summarize(&row->res[i].loss);
+		if (out_res_ok(&row->res[i]) && l.valid && l.max > 0) {
+			printf("%s%s %.1f%% (%.1f-%.1f)", sep, row->res[i].impl->name, l.med, l.min,
+			       l.max);
+			sep = ", ";
+			any = true;
 		}
 	}
-	{
-		const char *sep = "        stream loss: ";
-		bool any = false;
+	if (any) {
+		printf("; msgs/s counts what arrived\n");
+	}
+}
+
+/* A group's heading: what each member's x is against at this size. */
+static void
+out_table_group_head(const bench_row *row)
+{
+	char sz[32];
+	const char *sep = "; x: rtt vs ";
+
+	bench_fmt_size(sz, sizeof sz, row->size);
+	printf("-- %s, %s", row->scheme, sz);
+	for (int pass = 0; pass < 2; pass++) {
+		const bench_result *seen[BENCH_IMPLS];
+		int nseen = 0;
 		for (int i = 0; i < row->nres; i++) {
-			bench_summary l = bench_summarize(&row->res[i].loss);
-			if (out_res_ok(&row->res[i]) && l.valid && l.max > 0) {
-				printf("%s%s %.1f%% (%.1f-%.1f)", sep, row->res[i].impl->name,
-				       l.med, l.min, l.max);
-				sep = ", ";
-				any = true;
+			const bench_result *ref = out_ref(row, &row->res[i], pass == 1),
+			                   *who[BENCH_IMPLS];
+			int nwho = 0, all = 0;
+			bool dup = false;
+			for (int k = 0; k < nseen; k++) {
+				dup = dup || seen[k] == ref;
+			}
+			if (ref == NULL || dup) {
+				continue;
+			}
+			seen[nseen++] = ref;
+			for (int k = 0; k < row->nres; k++) {
+				const bench_result *o = out_ref(row, &row->res[k], pass == 1);
+				all += o != NULL;
+				if (o == ref) {
+					who[nwho++] = &row->res[k];
+				}
+			}
+			printf("%s%s", sep, ref->label);
+			if (nwho < all) {
+				printf(" (");
+				for (int k = 0; k < nwho; k++) {
+					printf("%s%s", k ? ", " : "", who[k]->label);
+				}
+				printf(")");
+			}
+			sep = ", vs ";
+		}
+		sep = "; msgs/s vs ";
+	}
+	if (row->nres > 0 && row->res[0].kind == BENCH_KIND_PEER) {
+		printf("; the peers against ipcx: in the targets below");
+	}
+	printf("\n");
+}
+
+static void
+out_table_row(const bench_config *cfg, const bench_row *row)
+{
+	char size[32];
+
+	bench_fmt_size(size, sizeof size, row->size);
+	if (row->group) {
+		out_table_group_head(row);
+	}
+	for (int i = 0; i < (row->group ? row->nres : 1); i++) {
+		const bench_result *r = &row->res[i];
+		printf("%-9s %-7s ", row->group ? r->label : row->scheme, size);
+		if (row->skipped || r->skipped) {
+			printf("skipped: %s\n", row->skipped ? row->note : r->err);
+			continue;
+		}
+		out_table_figures(cfg, r, out_ref(row, r, false), out_ref(row, r, true));
+		for (int k = 0; k < row->nres; k++) {
+			if (row->res[k].failed && (row->group ? k == i : true)) {
+				printf("        %s failed: %s\n", row->res[k].impl->name,
+				       row->res[k].err);
 			}
 		}
-		if (any) {
-			printf("; msgs/s counts what arrived\n");
+		if (r->loan_max > 0 && row->size > r->loan_max) {
+			printf("        note: above ipcx_loan_max() = %llu B: sent with ipcx_send, "
+			       "received with ipcx_recv_view\n",
+			       (unsigned long long)r->loan_max);
 		}
+		out_table_cpu(r, out_ref(row, r, false), "ping-pong", 0);
+		out_table_cpu(r, out_ref(row, r, true), "stream", 1);
 	}
-	out_table_cpu(row, "ping-pong", 0);
-	out_table_cpu(row, "stream", 1);
-	if (row->note[0] != '\0') {
+	out_table_loss(row);
+	if (row->note[0] != '\0' && !row->skipped) {
 		printf("        note: %s\n", row->note);
 	}
 }
@@ -351,47 +456,78 @@ out_csv_begin(void)
 	       "rtt_p999_us,rtt_p999_min_us,rtt_p999_max_us,"
 	       "msgs_per_s,msgs_per_s_min,msgs_per_s_max,mb_per_s,mb_per_s_min,mb_per_s_max,"
 	       "loss_pct,baseline,ratio_rtt_p50,ratio_msgs_per_s,note,cpu_pingpong_pct,"
-	       "cpu_stream_pct\n");
+	       "cpu_stream_pct,baseline_msgs\n");
 }
 
+static void
+out_csv_ratio(const bench_series *a, const bench_series *b)
+{
+	double x = a->n > 0 && b->n > 0 ? out_ratio(a, b) : NAN;
+
+	if (isfinite(x)) {
+		printf(",%.4g", x);
+	} else {
+		printf(",");
+	}
+}
+
+/* One line per result; in a group row the scheme column names the member. The baseline
+ * column names what the round trip's ratio is against, baseline_msgs the stream's. */
 static void
 out_csv_row(const bench_row *row)
 {
 	for (int i = 0; i < (row->skipped ? 1 : row->nres); i++) {
-		const bench_result *r = &row->res[i], *base = &row->res[1];
-		const char *status = row->skipped ? "skipped" : r->failed ? "failed" : "ok";
-		printf("%s,%zu,", row->scheme, row->size);
+		const bench_result *r = &row->res[i];
+		const bench_result *rr = out_ref(row, r, false), *rm = out_ref(row, r, true);
+		bool skipped = row->skipped || r->skipped;
+		const char *status = skipped ? "skipped" : r->failed ? "failed" : "ok";
+		printf("%s,%zu,", row->group ? r->label : row->scheme, row->size);
 		out_csv_text(row->skipped ? "" : r->impl->name);
-		printf(",%s,%s,", row->skipped ? "" : i == 0 ? "ipcx" : "baseline", status);
-		out_csv_text(r->failed ? r->err : "");
-		if (row->skipped || !out_res_ok(r)) {
+		printf(",%s,%s,", row->skipped ? "" : out_kind(r), status);
+		out_csv_text(r->failed || r->skipped ? r->err : "");
+		if (skipped || !out_res_ok(r)) {
 			printf(",,,,,,,,,,,,,,,,,,"); /* runs, round trips, 5 x 3 summaries, loss */
 		} else {
-			printf(",%d,%llu", r->p50.n, (unsigned long long)r->samples);
+			printf(",%d,%llu", r->p50.n > r->mps.n ? r->p50.n : r->mps.n,
+			       (unsigned long long)r->samples);
 			out_csv_summary(bench_summarize(&r->p50));
 			out_csv_summary(bench_summarize(&r->p99));
 			out_csv_summary(bench_summarize(&r->p999));
 			out_csv_summary(bench_summarize(&r->mps));
 			out_csv_summary(bench_summarize(&r->mbps));
-			printf(",%.3g", bench_summarize(&r->loss).med);
+			if (r->mps.n > 0) {
+				printf(",%.3g", bench_summarize(&r->loss).med);
+			} else {
+				printf(",");
+			}
 		}
 		putchar(',');
-		if (i == 0 && !row->skipped) {
-			out_csv_text(base->impl->name);
+		if (rr != NULL && !skipped) {
+			out_csv_text(rr->impl->name);
 		}
-		if (i == 0 && out_res_ok(r) && out_res_ok(base)) {
-			printf(",%.4g,%.4g", out_ratio(&r->p50, &base->p50),
-			       out_ratio(&r->mps, &base->mps));
+		if (rr != NULL && !skipped && out_res_ok(r) && out_res_ok(rr)) {
+			out_csv_ratio(&r->p50, &rr->p50);
 		} else {
-			printf(",,");
+			printf(",");
+		}
+		if (rm != NULL && !skipped && out_res_ok(r) && out_res_ok(rm)) {
+			out_csv_ratio(&r->mps, &rm->mps);
+		} else {
+			printf(",");
 		}
 		putchar(',');
 		out_csv_text(row->note);
-		if (!row->skipped && out_res_ok(r)) {
-			printf(",%.3g,%.3g", bench_summarize(&r->cpu_ping).med,
-			       bench_summarize(&r->cpu_stream).med);
+		if (!skipped && out_res_ok(r)) {
+			bench_summary cp = bench_summarize(&r->cpu_ping);
+			bench_summary cs = bench_summarize(&r->cpu_stream);
+			printf(cp.valid ? ",%.3g" : ",", cp.med);
+			printf(cs.valid ? ",%.3g" : ",", cs.med);
 		} else {
 			printf(",,");
+		}
+		putchar(',');
+		if (rm != NULL && !skipped) {
+			out_csv_text(rm->impl->name);
 		}
 		putchar('\n');
 	}
@@ -476,21 +612,39 @@ out_json_begin(const bench_config *cfg, const bench_machine *m, const char *note
 	out_json_rows = 0;
 }
 
+/* A ratio against another result, or null where either lacks the figure. */
 static void
-out_json_result(const bench_result *r, int role)
+out_json_ratio(const bench_series *a, const bench_series *b)
 {
+	out_json_num(a->n > 0 && b->n > 0 ? out_ratio(a, b) : NAN);
+}
+
+static void
+out_json_result(const bench_row *row, const bench_result *r)
+{
+	const bench_result *rr = out_ref(row, r, false), *rm = out_ref(row, r, true);
+
 	printf("{\"impl\": ");
 	out_json_str(r->impl->name);
-	printf(", \"role\": \"%s\", \"status\": \"%s\", \"error\": ",
-	       role == 0 ? "ipcx" : "baseline", r->failed ? "failed" : "ok");
-	if (r->failed) {
+	if (row->group) {
+		printf(", \"label\": ");
+		out_json_str(r->label);
+	}
+	printf(", \"role\": \"%s\", \"status\": \"%s\", \"error\": ", out_kind(r),
+	       r->skipped  ? "skipped"
+	       : r->failed ? "failed"
+	                   : "ok");
+	if (r->failed || r->skipped) {
 		out_json_str(r->err);
 	} else {
 		printf("null");
 	}
+	if (r->loan_max > 0) {
+		printf(", \"loan_max\": %llu", (unsigned long long)r->loan_max);
+	}
 	if (out_res_ok(r)) {
-		printf(", \"runs\": %d, \"round_trips\": %llu,\n         \"rtt_us\": {", r->p50.n,
-		       (unsigned long long)r->samples);
+		printf(", \"runs\": %d, \"round_trips\": %llu,\n         \"rtt_us\": {",
+		       r->p50.n > r->mps.n ? r->p50.n : r->mps.n, (unsigned long long)r->samples);
 		out_json_summary("p50", bench_summarize(&r->p50));
 		printf(", ");
 		out_json_summary("p99", bench_summarize(&r->p99));
@@ -507,6 +661,25 @@ out_json_result(const bench_result *r, int role)
 		printf(", ");
 		out_json_summary("stream", bench_summarize(&r->cpu_stream));
 		putchar('}');
+		if (row->group && (rr != NULL || rm != NULL)) {
+			printf(",\n         \"ratio\": {\"rtt_p50\": ");
+			if (rr != NULL && out_res_ok(rr)) {
+				out_json_ratio(&r->p50, &rr->p50);
+			} else {
+				printf("null");
+			}
+			printf(", \"rtt_vs\": ");
+			out_json_str(rr != NULL ? rr->label : "");
+			printf(", \"msgs_per_s\": ");
+			if (rm != NULL && out_res_ok(rm)) {
+				out_json_ratio(&r->mps, &rm->mps);
+			} else {
+				printf("null");
+			}
+			printf(", \"msgs_vs\": ");
+			out_json_str(rm != NULL ? rm->label : "");
+			putchar('}');
+		}
 	}
 	putchar('}');
 }
@@ -515,15 +688,20 @@ static void
 out_json_row(const bench_row *row)
 {
 	const bench_result *ix = &row->res[0], *raw = &row->res[1];
+	bool failed = false;
 
+	for (int i = 0; i < row->nres; i++) {
+		failed = failed || row->res[i].failed;
+	}
 	printf("%s\n    {\"scheme\": ", out_json_rows++ ? "," : "");
 	out_json_str(row->scheme);
 	printf(", \"url\": ");
 	out_json_str(row->url);
-	printf(", \"size\": %zu, \"status\": \"%s\", \"note\": ", row->size,
-	       row->skipped                  ? "skipped"
-	       : (ix->failed || raw->failed) ? "failed"
-	                                     : "ok");
+	printf(", \"size\": %zu, \"group\": %s, \"status\": \"%s\", \"note\": ", row->size,
+	       row->group ? "true" : "false",
+	       row->skipped ? "skipped"
+	       : failed     ? "failed"
+	                    : "ok");
 	out_json_str(row->note);
 	if (!row->skipped) {
 		printf(",\n     \"impls\": [\n        ");
@@ -531,20 +709,214 @@ out_json_row(const bench_row *row)
 			if (i > 0) {
 				printf(",\n        ");
 			}
-			out_json_result(&row->res[i], i);
+			out_json_result(row, &row->res[i]);
 		}
-		printf("],\n     \"ratio\": ");
-		if (out_res_ok(ix) && out_res_ok(raw)) {
-			printf("{\"rtt_p50\": ");
-			out_json_num(out_ratio(&ix->p50, &raw->p50));
-			printf(", \"msgs_per_s\": ");
-			out_json_num(out_ratio(&ix->mps, &raw->mps));
-			putchar('}');
-		} else {
-			printf("null");
+		putchar(']');
+		if (!row->group) {
+			printf(",\n     \"ratio\": ");
+			if (out_res_ok(ix) && out_res_ok(raw)) {
+				printf("{\"rtt_p50\": ");
+				out_json_ratio(&ix->p50, &raw->p50);
+				printf(", \"msgs_per_s\": ");
+				out_json_ratio(&ix->mps, &raw->mps);
+				putchar('}');
+			} else {
+				printf("null");
+			}
 		}
 	}
 	putchar('}');
+}
+
+/* ---- the performance targets of issue 4, from this run's rows ----------------------------- */
+
+enum out_metric { OUT_RTT, OUT_MPS };
+
+typedef struct out_target {
+	const char *text;  /* what is held to what */
+	const char *a, *b; /* labels; "unix:raw" is the raw baseline of unix's own row */
+	size_t size;
+	int metric;   /* enum out_metric */
+	double limit; /* the ratio a / b must reach */
+	bool at_most; /* met when ratio <= limit (round trips), else >= limit */
+} out_target;
+
+static const out_target out_targets[] = {
+        {"shm@spin rtt p50 <= 1.2x the cache-line floor", "shm@spin", "floor", 64, OUT_RTT, 1.2,
+         true},
+        {"shm@block rtt p50 <= 1.1x a raw futex ping-pong", "shm@block", "futex", 64, OUT_RTT, 1.1,
+         true},
+        {"shm (adaptive) rtt p50 <= 1.2x shm@spin, messages flowing", "shm", "shm@spin", 64,
+         OUT_RTT, 1.2, true},
+        {"shm msgs/s at 64 B >= 2x the naive SPSC ring", "shm", "ring", 64, OUT_MPS, 2, false},
+        {"shm MB/s at 1 MiB >= 0.8x one thread's memcpy", "shm", "memcpy", (size_t)1 << 20, OUT_MPS,
+         0.8, false},
+        {"shm+loan msgs/s at 1 MiB >= 1.5x the copying path", "shm+loan", "shm", (size_t)1 << 20,
+         OUT_MPS, 1.5, false},
+        {"shm+loan msgs/s at 1 MiB >= iceoryx zero-copy", "shm+loan", "iceoryx", (size_t)1 << 20,
+         OUT_MPS, 1, false},
+        {"shm msgs/s >= 100x nng pair0 ipc", "shm", "nng-ipc", 64, OUT_MPS, 100, false},
+        {"shm msgs/s >= 3x ZeroMQ PAIR ipc", "shm", "zmq-ipc", 64, OUT_MPS, 3, false},
+        {"shm msgs/s >= 20x iceoryx", "shm", "iceoryx", 64, OUT_MPS, 20, false},
+        {"shm rtt p50 <= 0.25x iceoryx busy polling", "shm", "iceoryx", 64, OUT_RTT, 0.25, true},
+        {"unix rtt p50 <= 0.3x nng pair0 ipc", "unix", "nng-ipc", 64, OUT_RTT, 0.3, true},
+        {"tcp rtt p50 <= 0.3x nng pair0 tcp", "tcp", "nng-tcp", 64, OUT_RTT, 0.3, true},
+        {"unix rtt p50 within 5% of raw seqpacket", "unix", "unix:raw", 64, OUT_RTT, 1.05, true},
+        {"tcp rtt p50 within 5% of raw TCP", "tcp", "tcp:raw", 64, OUT_RTT, 1.05, true},
+};
+#define OUT_NTARGETS (sizeof out_targets / sizeof out_targets[0])
+
+/* The result labelled name at size ("unix:raw": the baseline of unix's own row). */
+static const bench_result *
+out_find(const bench_row *rows, int nrows, const char *name, size_t size, const bench_row **in)
+{
+	size_t n = strcspn(name, ":");
+	bool raw = name[n] == ':';
+
+	for (int i = 0; i < nrows; i++) {
+		const bench_row *row = &rows[i];
+		if (row->size != size || row->skipped) {
+			continue;
+		}
+		for (int k = 0; k < row->nres; k++) {
+			const bench_result *r = &row->res[k];
+			if (r->label == NULL || strlen(r->label) != n ||
+			    strncmp(r->label, name, n) != 0) {
+				continue;
+			}
+			if (row->group ? !raw : (r->kind == BENCH_KIND_BASE) == raw) {
+				*in = row;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool
+out_is_peer(const char *name)
+{
+	return strncmp(name, "nng-", 4) == 0 || strncmp(name, "zmq-", 4) == 0 ||
+	       strcmp(name, "iceoryx") == 0;
+}
+
+typedef struct out_verdict {
+	double ratio; /* NAN: not measured */
+	const char *status;
+	char why[160];
+	bool same_row; /* measured back to back (per-run ratios), else ratio of medians */
+	bool no_peer;  /* not measured because --peers was not given */
+} out_verdict;
+
+static bool
+out_judge(const bench_row *rows, int nrows, const out_target *t, out_verdict *v)
+{
+	const bench_row *ra = NULL, *rb = NULL;
+	const bench_result *a = out_find(rows, nrows, t->a, t->size, &ra);
+	const bench_result *b = out_find(rows, nrows, t->b, t->size, &rb);
+	const bench_series *sa, *sb;
+	char sz[32];
+
+	memset(v, 0, sizeof *v);
+	v->ratio = NAN;
+	v->status = "not measured";
+	if (a == NULL && b == NULL) {
+		return false; /* neither side in this run: not worth a line */
+	}
+	bench_fmt_size(sz, sizeof sz, t->size);
+	if (a == NULL || b == NULL || !out_res_ok(a) || !out_res_ok(b)) {
+		const bench_result *m = a == NULL || !out_res_ok(a) ? a : b;
+		const char *name = a == NULL || !out_res_ok(a) ? t->a : t->b;
+		v->no_peer = m == NULL && out_is_peer(name);
+		snprintf(v->why, sizeof v->why, "%s at %s %s", name, sz,
+		         m == NULL    ? "not in this run"
+		         : m->skipped ? "skipped"
+		         : m->failed  ? "failed"
+		                      : "without figures");
+		return true;
+	}
+	sa = t->metric == OUT_RTT ? &a->p50 : &a->mps;
+	sb = t->metric == OUT_RTT ? &b->p50 : &b->mps;
+	if (sa->n == 0 || sb->n == 0) {
+		snprintf(v->why, sizeof v->why, "no %s figure",
+		         t->metric == OUT_RTT ? "rtt" : "msgs/s");
+		return true;
+	}
+	v->same_row = ra == rb;
+	v->ratio =
+	        v->same_row ? out_ratio(sa, sb) : bench_summarize(sa).med / bench_summarize(sb).med;
+	if (!isfinite(v->ratio)) {
+		return true;
+	}
+	v->status = (t->at_most ? v->ratio <= t->limit : v->ratio >= t->limit) ? "met" : "NOT MET";
+	return true;
+}
+
+static void
+out_table_targets(const bench_row *rows, int nrows)
+{
+	bool head = false;
+	int no_peer = 0;
+
+	for (size_t i = 0; i < OUT_NTARGETS; i++) {
+		out_verdict v;
+		char x[32];
+		if (!out_judge(rows, nrows, &out_targets[i], &v)) {
+			continue;
+		}
+		if (v.no_peer) {
+			no_peer++;
+			continue;
+		}
+		if (!head) {
+			printf("\ntargets (issue 4; 64 B unless said; x = a / b in this run: back "
+			       "to "
+			       "back where * , else medians of two rows):\n");
+			head = true;
+		}
+		if (isfinite(v.ratio)) {
+			snprintf(x, sizeof x, "%.3gx%s", v.ratio, v.same_row ? "*" : "");
+		} else {
+			snprintf(x, sizeof x, "-");
+		}
+		printf("  %-58s %9s  %s%s%s\n", out_targets[i].text, x, v.status,
+		       v.why[0] ? ": " : "", v.why);
+	}
+	if (no_peer > 0) {
+		printf("  (%d more against nng, ZeroMQ and iceoryx: ipcx bench --peers)\n",
+		       no_peer);
+	}
+}
+
+static void
+out_json_targets(const bench_row *rows, int nrows)
+{
+	int n = 0;
+
+	printf("\n  ],\n  \"targets\": [");
+	for (size_t i = 0; i < OUT_NTARGETS; i++) {
+		const out_target *t = &out_targets[i];
+		out_verdict v;
+		if (!out_judge(rows, nrows, t, &v)) {
+			continue;
+		}
+		printf("%s\n    {\"target\": ", n++ ? "," : "");
+		out_json_str(t->text);
+		printf(", \"a\": ");
+		out_json_str(t->a);
+		printf(", \"b\": ");
+		out_json_str(t->b);
+		printf(", \"size\": %zu, \"metric\": \"%s\", \"limit\": ", t->size,
+		       t->metric == OUT_RTT ? "rtt_p50" : "msgs_per_s");
+		out_json_num(t->limit);
+		printf(", \"at_most\": %s, \"ratio\": ", t->at_most ? "true" : "false");
+		out_json_num(v.ratio);
+		printf(", \"back_to_back\": %s, \"status\": ", v.same_row ? "true" : "false");
+		out_json_str(v.status);
+		printf(", \"why\": ");
+		out_json_str(v.why);
+		putchar('}');
+	}
 }
 
 /* ---- dispatch ----------------------------------------------------------------------- */
@@ -584,19 +956,22 @@ bench_out_row(const bench_config *cfg, const bench_row *row)
 }
 
 void
-bench_out_end(const bench_config *cfg, int nrows, int nfailed, double elapsed_s)
+bench_out_end(const bench_config *cfg, const bench_row *rows, int nrows, int nfailed,
+              double elapsed_s)
 {
 	char load[64];
 
 	bench_loadavg(load, sizeof load);
 	switch (cfg->format) {
 	case BENCH_TABLE:
+		out_table_targets(rows, nrows);
 		printf("\n%d rows, %d with a failure, %.1f s; load %s\n", nrows, nfailed, elapsed_s,
 		       load);
 		break;
 	case BENCH_CSV:
 		break;
 	case BENCH_JSON:
+		out_json_targets(rows, nrows);
 		printf("\n  ],\n  \"rows\": %d,\n  \"failed\": %d,\n  \"elapsed_s\": %.2f,\n"
 		       "  \"loadavg_end\": \"%s\"\n}\n",
 		       nrows, nfailed, elapsed_s, load);

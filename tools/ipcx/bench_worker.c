@@ -5,6 +5,7 @@
 #include "bench_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -153,6 +154,56 @@ worker_pct(const uint64_t *s, size_t n, double p)
 	return (double)s[k < n ? k : n - 1];
 }
 
+/* ---- messages: sent from a buffer or built in place, received into one or seen in place */
+
+/* Does a message of size bytes go through the endpoint's loan (else its send)? */
+static bool
+worker_zc(const worker *w, size_t size)
+{
+	return w->ep.ops->loan != NULL && size <= w->ep.loan_max;
+}
+
+/* Send size bytes whose first 8 are seq: built in place where the endpoint lends its buffer
+ * (every byte written once, as a producer that generates its message there: no source is
+ * read), else sent from the send buffer (which the transport copies). */
+static int
+worker_send_msg(worker *w, size_t size, uint64_t seq)
+{
+	void *ptr;
+	int rv;
+
+	if (!worker_zc(w, size)) {
+		worker_put_seq(w->sbuf, size, seq);
+		return w->ep.ops->send(&w->ep, w->sbuf, size);
+	}
+	if ((rv = w->ep.ops->loan(&w->ep, size, &ptr)) != 0) {
+		return rv;
+	}
+	memset(ptr, 'x', size);
+	worker_put_seq(ptr, size, seq);
+	return w->ep.ops->commit(&w->ep, ptr, size);
+}
+
+/* Receive the next message, its length and sequence number: into w->rbuf through the
+ * endpoint's recv, or in place through its view (the payload is not copied out). */
+static int
+worker_recv_msg(worker *w, size_t *len, uint64_t *seq, int timeout_ms)
+{
+	const void *ptr;
+	int rv;
+
+	if (w->ep.ops->view == NULL) {
+		rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, len, timeout_ms);
+		*seq = rv == 0 ? worker_get_seq(w->rbuf, *len) : 0;
+		return rv;
+	}
+	if ((rv = w->ep.ops->view(&w->ep, &ptr, len, timeout_ms)) != 0) {
+		return rv;
+	}
+	*seq = worker_get_seq(ptr, *len);
+	return w->ep.ops->release(&w->ep);
+}
+
 /* ---- worker A: the echoing, counting side ------------------------------------------- */
 
 static void
@@ -163,12 +214,23 @@ worker_a_ping(worker *w, const bench_cmd *cmd)
 	int rv;
 
 	for (;;) {
-		if ((rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len, w->ep.timeout_ms)) !=
-		    0) {
-			worker_fail(w, rv, "ping-pong: echo side: recv");
-		}
-		if ((rv = w->ep.ops->send(&w->ep, w->rbuf, len)) != 0) {
-			worker_fail(w, rv, "ping-pong: echo side: send");
+		if (w->ep.ops->view != NULL) {
+			/* in place both ways: the reply carries the sequence number back */
+			uint64_t seq;
+			if ((rv = worker_recv_msg(w, &len, &seq, w->ep.timeout_ms)) != 0) {
+				worker_fail(w, rv, "ping-pong: echo side: view");
+			}
+			if ((rv = worker_send_msg(w, len, seq)) != 0) {
+				worker_fail(w, rv, "ping-pong: echo side: loan");
+			}
+		} else {
+			if ((rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len,
+			                          w->ep.timeout_ms)) != 0) {
+				worker_fail(w, rv, "ping-pong: echo side: recv");
+			}
+			if ((rv = w->ep.ops->send(&w->ep, w->rbuf, len)) != 0) {
+				worker_fail(w, rv, "ping-pong: echo side: send");
+			}
 		}
 		if (len != cmd->size) {
 			break;
@@ -187,8 +249,8 @@ worker_a_stream(worker *w, const bench_cmd *cmd)
 	int rv;
 
 	for (;;) {
-		if ((rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len, w->ep.timeout_ms)) !=
-		    0) {
+		uint64_t seq;
+		if ((rv = worker_recv_msg(w, &len, &seq, w->ep.timeout_ms)) != 0) {
 			worker_fail(w, rv, "stream: receiver: recv after %llu messages",
 			            (unsigned long long)count);
 		}
@@ -196,7 +258,6 @@ worker_a_stream(worker *w, const bench_cmd *cmd)
 			break;
 		}
 		if (cmd->size >= sizeof(uint64_t)) {
-			uint64_t seq = worker_get_seq(w->rbuf, len);
 			if (w->lossy ? seq <= last : seq != last + 1) {
 				worker_fail(w, 0,
 				            "stream: receiver: message %llu arrived after %llu",
@@ -206,8 +267,7 @@ worker_a_stream(worker *w, const bench_cmd *cmd)
 		}
 		count++;
 	}
-	memcpy(w->sbuf, &count, sizeof count);
-	if ((rv = w->ep.ops->send(&w->ep, w->sbuf, sizeof count)) != 0) {
+	if ((rv = worker_send_msg(w, sizeof count, count)) != 0) { /* count as the sequence */
 		worker_fail(w, rv, "stream: receiver: send count");
 	}
 	memset(&rep, 0, sizeof rep);
@@ -237,6 +297,7 @@ static void
 worker_b_ping(worker *w, const bench_cmd *cmd)
 {
 	size_t size = (size_t)cmd->size, len, n = 0, cap = (size_t)cmd->max_samples;
+	uint64_t rseq;
 	int64_t start, t0, t1;
 	bench_rep rep;
 	int rv;
@@ -252,17 +313,15 @@ worker_b_ping(worker *w, const bench_cmd *cmd)
 	start = t1 = worker_now();
 	while (n < cap) {
 		uint64_t seq = ++w->seq;
-		worker_put_seq(w->sbuf, size, seq);
 		t0 = t1;
-		if ((rv = w->ep.ops->send(&w->ep, w->sbuf, size)) != 0) {
+		if ((rv = worker_send_msg(w, size, seq)) != 0) {
 			worker_fail(w, rv, "ping-pong: send #%zu", n);
 		}
-		if ((rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len, w->ep.timeout_ms)) !=
-		    0) {
+		if ((rv = worker_recv_msg(w, &len, &rseq, w->ep.timeout_ms)) != 0) {
 			worker_fail(w, rv, "ping-pong: recv #%zu", n);
 		}
 		t1 = worker_now();
-		if (len != size || worker_get_seq(w->rbuf, size) != worker_get_seq(w->sbuf, size)) {
+		if (len != size || (size >= sizeof seq && rseq != seq)) {
 			worker_fail(w, 0, "ping-pong: reply #%zu is not the message sent (%zu B)",
 			            n, len);
 		}
@@ -273,10 +332,10 @@ worker_b_ping(worker *w, const bench_cmd *cmd)
 		}
 		t1 = worker_now(); /* the bookkeeping above is not part of the next round trip */
 	}
-	if ((rv = w->ep.ops->send(&w->ep, w->sbuf, worker_end_len(size))) != 0) {
+	if ((rv = worker_send_msg(w, worker_end_len(size), 0)) != 0) {
 		worker_fail(w, rv, "ping-pong: send end");
 	}
-	if ((rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len, w->ep.timeout_ms)) != 0) {
+	if ((rv = worker_recv_msg(w, &len, &rseq, w->ep.timeout_ms)) != 0) {
 		worker_fail(w, rv, "ping-pong: recv end");
 	}
 	qsort(w->samples, n, sizeof *w->samples, worker_cmp_u64);
@@ -302,12 +361,11 @@ worker_b_stream_end(worker *w, size_t size)
 
 	for (;;) {
 		int wait = w->lossy ? WORKER_END_RESEND_MS : w->ep.timeout_ms;
-		if ((rv = w->ep.ops->send(&w->ep, w->sbuf, worker_end_len(size))) != 0) {
+		if ((rv = worker_send_msg(w, worker_end_len(size), 0)) != 0) {
 			worker_fail(w, rv, "stream: send end");
 		}
-		rv = w->ep.ops->recv(&w->ep, w->rbuf, w->bufsz, &len, wait);
+		rv = worker_recv_msg(w, &len, &count, wait); /* the count is its sequence number */
 		if (rv == 0 && len == sizeof count) {
-			memcpy(&count, w->rbuf, sizeof count);
 			return count;
 		}
 		if (rv == 0) {
@@ -331,8 +389,7 @@ worker_b_stream(worker *w, const bench_cmd *cmd)
 
 	start = worker_now();
 	for (;;) {
-		worker_put_seq(w->sbuf, size, ++seq);
-		if ((rv = w->ep.ops->send(&w->ep, w->sbuf, size)) != 0) {
+		if ((rv = worker_send_msg(w, size, ++seq)) != 0) {
 			worker_fail(w, rv, "stream: send #%llu", (unsigned long long)sent);
 		}
 		sent++;
@@ -368,6 +425,14 @@ worker_setup_process(worker *w, int cpu, pid_t parent)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN; /* as any careful server does; equal for ipcx and raw */
 	sigaction(SIGPIPE, &sa, NULL);
+	{
+		/* A peer library's log lines must not land in the table, CSV or JSON. */
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			close(fd);
+		}
+	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent) {
 		_exit(1);
@@ -447,6 +512,7 @@ bench_worker(int role, bench_ctx *cx, int cmd_fd, int rep_fd, int cpu)
 	}
 	worker_handshake(&w);
 	memset(&rep, 0, sizeof rep);
+	rep.loan_max = w.ep.ops->loan != NULL ? w.ep.loan_max : 0;
 	worker_report(&w, &rep);
 
 	for (;;) {
