@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/report.sh - run the full `ipcx bench` and describe the machine, as docs/BENCHMARKS.md
-# shows it. Usage: bench/report.sh [path/to/ipcx] [outdir]; REPORT_JSON=1 adds bench.json.
+# bench/report.sh - run the full `ipcx bench` (with --peers, and the plot where gnuplot is) and
+# describe the machine, as docs/BENCHMARKS.md shows it. Usage: bench/report.sh [path/to/ipcx]
+# [outdir]; REPORT_JSON=1 adds bench.json.
 set -euo pipefail
 
 ipcx=${1:-build/tools/ipcx/ipcx}
@@ -25,14 +26,21 @@ echo "- \$TMPDIR (file rows): $(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2
 echo "- IPC limits: fs.mqueue.msg_max $(cat /proc/sys/fs/mqueue/msg_max)," \
 	"msgsize_max $(cat /proc/sys/fs/mqueue/msgsize_max); kernel.msgmax" \
 	"$(cat /proc/sys/kernel/msgmax), msgmnb $(cat /proc/sys/kernel/msgmnb)"
+peer() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+echo "- Peers (Debian packages): nng $(peer libnng-dev), ZeroMQ $(peer libzmq3-dev)," \
+	"iceoryx $(peer libiceoryx-binding-c-dev)"
 echo "- Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Full run"
 echo
 echo '```'
-"$ipcx" bench | tee "$out/bench.txt"
+plot=()
+if command -v gnuplot > /dev/null; then
+	plot=(--plot "$out/bench.png")
+fi
+"$ipcx" bench --peers "${plot[@]}" | tee "$out/bench.txt"
 echo '```'
 if [ "${REPORT_JSON:-0}" = 1 ]; then # a second full run, machine-readable
-	"$ipcx" bench --json > "$out/bench.json" || true
+	"$ipcx" bench --peers --json > "$out/bench.json" || true
 	python3 -m json.tool "$out/bench.json" > /dev/null && echo "(JSON: $out/bench.json)"
 fi

@@ -1228,7 +1228,7 @@ bench_iox_begin(bench_run *br, const size_t *sizes, int nsizes, const bool *sel)
 	if (i < 0 || !sel[i] || bench_schemes[i].ipcx->missing != NULL) {
 		return;
 	}
-	snprintf(br->label, sizeof br->label, "iceoryx");
+	snprintf(br->label, sizeof br->label, "peers");
 	bench_progress(br, "starting iox-roudi");
 	br->iox_rv = bench_iox_start(&br->iox, br->tmpdir, sizes, nsizes, br->cfg->timeout_ms,
 	                             br->iox_err, sizeof br->iox_err);
@@ -1309,7 +1309,9 @@ bench_run_rows(bench_run *br, const bool *sel, const size_t *sizes, int nsizes, 
 			}
 		}
 		if (g == BENCH_GROUP_PEERS && br->iox.pid > 0) {
+			bench_progress(br, "stopping iox-roudi");
 			bench_iox_stop(&br->iox);
+			bench_progress_clear(br);
 			janitor_tell(br, UINT_MAX, &bench_iox_roudi, 0, 0);
 		}
 	}
