@@ -147,8 +147,9 @@ else
 	run bench --scheme nosuch
 	check "bench: unknown scheme: exit 2, named" eval 'test "$RC" -eq 2 && grep -q nosuch "$D/err"'
 	# --peers: each peer is measured, or the run says why not (package missing when built,
-	# another iox-roudi on the machine); the RouDi the bench started leaves nothing behind
-	T=60 run bench --quick --runs 1 --size 64 --scheme floor --peers
+	# another iox-roudi on the machine); the RouDi the bench started (its configuration in
+	# the bench's directory under $TMPDIR) is gone at the end, and so are its files
+	TMPDIR=$D T=60 run bench --quick --runs 1 --size 64 --scheme floor --peers
 	check "bench --peers: exit 0" test "$RC" -eq 0
 	check "bench --peers: every peer measured or said missing" eval \
 		'for p in nng-ipc nng-tcp zmq-ipc zmq-tcp iceoryx; do
@@ -156,7 +157,7 @@ else
 		done'
 	if grep -Eq '^iceoryx +64 B +[0-9]' "$D/out"; then
 		check "bench --peers: no iox-roudi left, nor its files" eval \
-			'! pgrep -x iox-roudi >/dev/null && test ! -e /tmp/roudi -a ! -e /dev/shm/iceoryx_mgmt'
+			'! pgrep -f "$D/ipcx-bench" >/dev/null && test ! -e /tmp/roudi -a ! -e /dev/shm/iceoryx_mgmt'
 	fi
 fi
 
