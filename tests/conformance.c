@@ -111,6 +111,13 @@ url_file(char *buf, size_t cap)
 	snprintf(buf, cap, "file://%s", p);
 }
 
+/* shm: an abstract socket name, unique per test process */
+static void
+url_shm(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "shm://t-%d-%u", (int)getpid(), tu_next());
+}
+
 static const scheme schemes[] = {
         {"pipe", NULL, true, IPCX_DEFAULT_MAX_MSG},
         {"fifo", url_fifo, true, IPCX_DEFAULT_MAX_MSG},
@@ -122,6 +129,7 @@ static const scheme schemes[] = {
         {"mq", url_mq, true, MQ_MAX},
         {"sysvmq", url_sysvmq, true, SYSVMQ_MAX},
         {"file", url_file, true, IPCX_DEFAULT_MAX_MSG},
+        {"shm", url_shm, true, IPCX_DEFAULT_MAX_MSG},
 };
 
 static const scheme *S; /* the scheme under test */
