@@ -272,7 +272,7 @@ ipcx_send(ipcx_chan *c, const void *buf, size_t len, int timeout_ms)
 	if (c->loaned) {
 		return IPCX_EBUSY;
 	}
-	return c->tp->send(c, buf, len, ipcx__deadline(timeout_ms));
+	return c->tp->send(c, buf, len, ipcx__chan_deadline(c, timeout_ms));
 }
 
 IPCX_API int
@@ -304,7 +304,7 @@ ipcx_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int timeout_ms)
 	if (c->viewing) {
 		return IPCX_EBUSY;
 	}
-	rv = c->tp->recv(c, buf, cap, len, ipcx__deadline(timeout_ms));
+	rv = c->tp->recv(c, buf, cap, len, ipcx__chan_deadline(c, timeout_ms));
 	ipcx__chan_sync_ev(c);
 	return rv;
 }

@@ -89,6 +89,25 @@ int ipcx__opts_resolve(ipcx__opts *o, const ipcx_opts *user, ipcx__url *u);
 #define IPCX__FOREVER INT64_MAX
 int64_t ipcx__now_ns(void);
 int64_t ipcx__deadline(int timeout_ms);
+/* A lazy deadline: timeout_ms counted from the first moment a wait needs it, so that a call
+ * that never waits never reads the clock (~30 ns in a VM, as much as a whole shm:// send).
+ * Encoded as a negative number; only transports with lazy_deadline get them. */
+static inline int64_t
+ipcx__deadline_lazy(int timeout_ms)
+{
+	return timeout_ms < 0 ? IPCX__FOREVER : -(int64_t)timeout_ms - 2;
+}
+
+/* Fix a lazy deadline at now (in place) and return the absolute one. */
+static inline int64_t
+ipcx__deadline_fix(int64_t *d, int64_t now)
+{
+	if (*d < 0) {
+		*d = now + (-*d - 2) * 1000000;
+	}
+	return *d;
+}
+
 /* Milliseconds left for poll(): -1 forever, 0 expired, rounded up otherwise. */
 int ipcx__poll_ms(int64_t deadline);
 
@@ -204,6 +223,8 @@ struct ipcx_listener {
 struct ipcx__transport {
 	int version; /* IPCX__TRANSPORT_VERSION */
 	const char *scheme;
+	/* send, recv, loan and recv_view get lazy deadlines (ipcx__deadline_lazy) */
+	bool lazy_deadline;
 	/* persistence of the named object; may look at the URL (unix abstract) */
 	int (*persistence)(const ipcx__url *u);
 	/* query keys of this scheme beyond the core's (NULL-terminated), or NULL */
@@ -249,6 +270,12 @@ struct ipcx__transport {
 };
 
 void ipcx__chan_init(ipcx_chan *c, const struct ipcx__transport *tp, size_t max_msg);
+/* The deadline of a send/receive call on c: lazy where the transport takes it so. */
+static inline int64_t
+ipcx__chan_deadline(const ipcx_chan *c, int timeout_ms)
+{
+	return c->tp->lazy_deadline ? ipcx__deadline_lazy(timeout_ms) : ipcx__deadline(timeout_ms);
+}
 /* Keep ipcx_chan_fd's eventfd readable exactly while the transport holds buffered data. */
 void ipcx__chan_sync_ev(ipcx_chan *c);
 
@@ -269,8 +296,7 @@ int ipcx__pipe_chan_from_fds(ipcx_chan **cp, int rfd, int wfd, const ipcx__opts 
 /* An shm channel over memory laid out as a segment (4096 + 2 x ring_size bytes), without a
  * socket or peer: for fuzz targets that play a hostile producer or consumer. txi is the
  * ring this side produces into (0 as the accepter, 1 as the dialer). */
-int ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi,
-                            size_t max_msg);
+int ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi, size_t max_msg);
 int ipcx__tcp_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 int ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 

@@ -56,7 +56,7 @@ ipcx_loan(ipcx_chan *c, size_t size, void **ptr, int timeout_ms)
 		return IPCX_EMSGSIZE;
 	}
 	if (c->tp->loan != NULL) {
-		rv = c->tp->loan(c, size, ptr, ipcx__deadline(timeout_ms));
+		rv = c->tp->loan(c, size, ptr, ipcx__chan_deadline(c, timeout_ms));
 	} else {
 		rv = loan_grow(&c->lbuf, &c->lcap, size);
 		*ptr = rv == 0 ? c->lbuf : NULL;
@@ -103,7 +103,7 @@ ipcx_loan_cancel(ipcx_chan *c)
 IPCX_API int
 ipcx_recv_view(ipcx_chan *c, const void **ptr, size_t *len, int timeout_ms)
 {
-	int64_t deadline = ipcx__deadline(timeout_ms);
+	int64_t deadline;
 	int rv;
 
 	if (c == NULL || ptr == NULL || len == NULL) {
@@ -113,6 +113,7 @@ ipcx_recv_view(ipcx_chan *c, const void **ptr, size_t *len, int timeout_ms)
 	if (c->viewing) {
 		return IPCX_EBUSY;
 	}
+	deadline = ipcx__chan_deadline(c, timeout_ms);
 	if (c->tp->recv_view != NULL) {
 		rv = c->tp->recv_view(c, ptr, len, deadline);
 	} else {

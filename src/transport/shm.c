@@ -72,7 +72,7 @@ enum { W_ADAPTIVE, W_SPIN, W_BLOCK };
 #define CL_CONS  2u /* closed: the consumer has gone */
 
 struct shm_ctl {
-	_Alignas(64) _Atomic uint64_t head;    /* producer: bytes published */
+	_Alignas(64) uint64_t reserved;        /* 0 (records carry their own commit word) */
 	_Alignas(64) _Atomic uint64_t tail;    /* consumer: bytes released */
 	_Alignas(64) _Atomic uint32_t rx_wait; /* consumer's announcements */
 	_Alignas(64) _Atomic uint32_t tx_wait; /* producer's announcements */
@@ -129,7 +129,7 @@ typedef struct shm_rx {
 	struct shm_ctl *ctl;
 	unsigned char *data;
 	uint64_t size, mask;
-	uint64_t tail, pub_tail, head_cache;
+	uint64_t tail, pub_tail;
 	bool in_pieces; /* between a FIRST and its LAST */
 	uint64_t total, got;
 	unsigned char *stash; /* pieces kept across a timeout, or gathered for a view */
@@ -216,6 +216,23 @@ static inline uint64_t
 shm_rec(uint64_t len)
 {
 	return SHM_HDR + shm_align(len);
+}
+
+/* A record's header is one 64-bit word, u32 length then u32 kind in memory (little
+ * endian): stored last with release order, it commits the record. Kind 0 is "nothing yet":
+ * the producer zeroes the next header slot before it commits a record, so a consumer never
+ * mistakes old bytes for a record. */
+static inline uint64_t
+shm_hdr_load(const unsigned char *slot)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)slot, memory_order_acquire);
+}
+
+static inline void
+shm_hdr_store(unsigned char *slot, uint32_t len, uint32_t kind)
+{
+	atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)slot,
+	                      (uint64_t)len | (uint64_t)kind << 32, memory_order_release);
 }
 
 static void
@@ -540,7 +557,7 @@ shm_chan_rings(shm_chan *s, uint64_t ring_size, int txi)
 	s->rx.data = s->map + SHM_DATA_OFF(rxi, ring_size);
 	s->rx.size = ring_size;
 	s->rx.mask = ring_size - 1;
-	s->rx.tail = s->rx.pub_tail = s->rx.head_cache = 0;
+	s->rx.tail = s->rx.pub_tail = 0;
 	s->rx.spin_ns = SHM_SPIN_INIT_NS;
 	if (sysconf(_SC_NPROCESSORS_ONLN) == 1) {
 		s->tx.spin_ns = s->rx.spin_ns = 0; /* the peer needs our CPU to make progress */
@@ -583,18 +600,11 @@ shm_rx_publish(shm_chan *s)
 	}
 }
 
-/* Reload the producer's head; it must lie within one ring of our tail. */
-static int
-shm_rx_refresh(shm_chan *s)
+/* Is a record committed at the consumer's tail? */
+static inline bool
+shm_rx_has(const shm_rx *r)
 {
-	shm_rx *r = &s->rx;
-	uint64_t h = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
-
-	if (h - r->tail > r->size) {
-		return shm_rx_fail(s, IPCX_EPROTO);
-	}
-	r->head_cache = h;
-	return 0;
+	return (shm_hdr_load(r->data + (r->tail & r->mask)) >> 32) != 0;
 }
 
 /* Can the receiver go on: data, or an end to report? */
@@ -603,7 +613,7 @@ shm_rx_ready(shm_chan *s)
 {
 	shm_rx *r = &s->rx;
 
-	return atomic_load_explicit(&r->ctl->head, memory_order_relaxed) != r->tail ||
+	return shm_rx_has(r) ||
 	       (atomic_load_explicit(&r->ctl->closed, memory_order_relaxed) & CL_PROD) != 0 ||
 	       s->peer_gone;
 }
@@ -659,8 +669,9 @@ shm_rx_deep_sleep(shm_chan *s, int64_t deadline)
  * deadline passes. 0 means "look again"; IPCX_ETIMEDOUT.
  */
 static int
-shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t deadline)
+shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t *dlp)
 {
+	int64_t deadline;
 	_Atomic uint32_t *word = rx ? &s->rx.ctl->rx_wait : &s->tx.ctl->tx_wait;
 	int64_t *budget = rx ? &s->rx.spin_ns : &s->tx.spin_ns;
 	uint32_t bit = rx ? RX_FUTEX : TX_FUTEX;
@@ -678,6 +689,7 @@ shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t deadline)
 		return 0;
 	}
 	now = ipcx__now_ns();
+	deadline = ipcx__deadline_fix(dlp, now);
 	if (now >= deadline) {
 		return IPCX_ETIMEDOUT;
 	}
@@ -747,60 +759,46 @@ shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t deadline)
 
 /*
  * The record at the consumer's tail: 0 with its length and kind, or IPCX_ETIMEDOUT,
- * IPCX_ECLOSED (the producer closed or died and everything it published was read),
+ * IPCX_ECLOSED (the producer closed or died and everything it committed was read),
  * IPCX_EPROTO. Skip records are consumed here.
  */
 static int
-shm_rx_peek(shm_chan *s, uint32_t *lenp, uint32_t *kindp, int64_t deadline)
+shm_rx_peek(shm_chan *s, uint32_t *lenp, uint32_t *kindp, int64_t *deadline)
 {
 	shm_rx *r = &s->rx;
 	int rv;
 
 	for (;;) {
-		uint64_t off, contig, avail, rec;
-		uint32_t hdr[2];
+		uint64_t off = r->tail & r->mask, contig = r->size - off, rec;
+		uint64_t h = shm_hdr_load(r->data + off); /* read once: the peer may change it */
+		uint32_t len = (uint32_t)h, kind = (uint32_t)(h >> 32);
 
-		if (r->tail == r->head_cache) {
-			if ((rv = shm_rx_refresh(s)) != 0) {
-				return rv;
-			}
-			if (r->tail == r->head_cache) {
-				if ((atomic_load(&r->ctl->closed) & CL_PROD) != 0 || s->peer_gone) {
-					/* what it published before the end is still delivered */
-					if ((rv = shm_rx_refresh(s)) != 0) {
-						return rv;
-					}
-					if (r->tail == r->head_cache) {
-						return IPCX_ECLOSED;
-					}
+		if (kind == 0) {
+			if ((atomic_load(&r->ctl->closed) & CL_PROD) != 0 || s->peer_gone) {
+				/* what it committed before the end is still delivered */
+				if (shm_rx_has(r)) {
 					continue;
 				}
-				if ((rv = shm_wait(s, true, 0, deadline)) != 0) {
-					return rv;
-				}
-				continue;
+				return IPCX_ECLOSED;
 			}
+			if ((rv = shm_wait(s, true, 0, deadline)) != 0) {
+				return rv;
+			}
+			continue;
 		}
-		off = r->tail & r->mask;
-		contig = r->size - off;
-		avail = r->head_cache - r->tail;
-		if (avail < SHM_HDR) {
-			return shm_rx_fail(s, IPCX_EPROTO);
-		}
-		memcpy(hdr, r->data + off, sizeof hdr); /* read once: the peer may change it */
-		if (hdr[1] == K_SKIP) {
-			if (contig > avail) {
-				return shm_rx_fail(s, IPCX_EPROTO);
+		if (kind == K_SKIP) {
+			if (off == 0) {
+				return shm_rx_fail(s, IPCX_EPROTO); /* a skip never starts a lap */
 			}
 			r->tail += contig;
 			continue;
 		}
-		rec = shm_rec(hdr[0]);
-		if (hdr[1] < K_MSG || hdr[1] > K_ABORT || rec > contig || rec > avail) {
+		rec = shm_rec(len);
+		if (kind > K_ABORT || rec > contig) {
 			return shm_rx_fail(s, IPCX_EPROTO);
 		}
-		*lenp = hdr[0];
-		*kindp = hdr[1];
+		*lenp = len;
+		*kindp = kind;
 		return 0;
 	}
 }
@@ -821,11 +819,11 @@ shm_rx_done(shm_chan *s)
 	 * for it, and whenever we have caught up: a consumer that stops reading after it
 	 * drained the ring never hides room from the producer. */
 	if (r->tail != r->pub_tail &&
-	    (r->tail - r->pub_tail >= r->size / 8 || r->tail == r->head_cache ||
+	    (r->tail - r->pub_tail >= r->size / 8 || !shm_rx_has(r) ||
 	     atomic_load_explicit(&r->ctl->tx_wait, memory_order_relaxed) != 0)) {
 		shm_rx_publish(s);
 	}
-	if (s->fd_mode && atomic_load_explicit(&r->ctl->head, memory_order_relaxed) == r->tail &&
+	if (s->fd_mode && !shm_rx_has(r) &&
 	    (atomic_load_explicit(&r->ctl->rx_wait, memory_order_relaxed) & RX_EVENT) == 0) {
 		shm_rx_arm(s); /* the core then asks shm_pending, which closes the race */
 	}
@@ -857,7 +855,7 @@ shm_stash_grow(shm_rx *r, size_t need)
  */
 static int
 shm_rx_pieces(shm_chan *s, unsigned char *buf, size_t cap, size_t *len, uint32_t l, uint32_t k,
-              int64_t deadline)
+              int64_t *deadline)
 {
 	shm_rx *r = &s->rx;
 	int rv;
@@ -876,7 +874,7 @@ shm_rx_pieces(shm_chan *s, unsigned char *buf, size_t cap, size_t *len, uint32_t
 			*len = (size_t)total; /* kept: nothing consumed */
 			return IPCX_EMSGSIZE;
 		}
-		if (deadline != IPCX__FOREVER && buf != r->stash &&
+		if (*deadline != IPCX__FOREVER && buf != r->stash &&
 		    (rv = shm_stash_grow(r, (size_t)total)) != 0) {
 			return rv; /* before anything is consumed */
 		}
@@ -913,7 +911,8 @@ shm_rx_pieces(shm_chan *s, unsigned char *buf, size_t cap, size_t *len, uint32_t
 			r->tail += shm_rec(l);
 			return SHM_AGAIN;
 		}
-		if ((k != K_MORE && k != K_LAST) || l > r->total - r->got ||
+		/* every piece carries data: a run of empty ones could circle the ring forever */
+		if ((k != K_MORE && k != K_LAST) || l == 0 || l > r->total - r->got ||
 		    (k == K_LAST && l != r->total - r->got)) {
 			r->in_pieces = false;
 			return shm_rx_fail(s, IPCX_EPROTO);
@@ -929,6 +928,16 @@ shm_rx_pieces(shm_chan *s, unsigned char *buf, size_t cap, size_t *len, uint32_t
 	}
 }
 
+/* An aborted message was dropped: go on to the next one while time is left (a hostile
+ * peer could write aborted messages without end). */
+static int
+shm_rx_after_abort(int64_t *deadline)
+{
+	int64_t now = ipcx__now_ns();
+
+	return now >= ipcx__deadline_fix(deadline, now) ? IPCX_ETIMEDOUT : 0;
+}
+
 static int
 shm_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
@@ -942,7 +951,7 @@ shm_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 	}
 	for (;;) {
 		if (!r->in_pieces) {
-			if ((rv = shm_rx_peek(s, &l, &k, deadline)) != 0) {
+			if ((rv = shm_rx_peek(s, &l, &k, &deadline)) != 0) {
 				break;
 			}
 			if (k == K_MSG) {
@@ -958,8 +967,11 @@ shm_recv(ipcx_chan *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 				break;
 			}
 		}
-		rv = shm_rx_pieces(s, buf, cap, len, l, k, deadline);
+		rv = shm_rx_pieces(s, buf, cap, len, l, k, &deadline);
 		if (rv != SHM_AGAIN) {
+			break;
+		}
+		if ((rv = shm_rx_after_abort(&deadline)) != 0) {
 			break;
 		}
 	}
@@ -980,7 +992,7 @@ shm_recv_view(ipcx_chan *c, const void **ptr, size_t *len, int64_t deadline)
 	}
 	for (;;) {
 		if (!r->in_pieces) {
-			if ((rv = shm_rx_peek(s, &l, &k, deadline)) != 0) {
+			if ((rv = shm_rx_peek(s, &l, &k, &deadline)) != 0) {
 				break;
 			}
 			if (k == K_MSG) {
@@ -1003,13 +1015,16 @@ shm_recv_view(ipcx_chan *c, const void **ptr, size_t *len, int64_t deadline)
 			break;
 		}
 		/* a message in pieces is gathered in the stash */
-		rv = shm_rx_pieces(s, r->stash, r->stash_cap, len, l, k, deadline);
+		rv = shm_rx_pieces(s, r->stash, r->stash_cap, len, l, k, &deadline);
 		if (rv == 0) {
 			*ptr = r->stash;
 			r->view_in_ring = false;
 			break;
 		}
 		if (rv != SHM_AGAIN) {
+			break;
+		}
+		if ((rv = shm_rx_after_abort(&deadline)) != 0) {
 			break;
 		}
 	}
@@ -1035,7 +1050,7 @@ shm_pending(ipcx_chan *c)
 {
 	shm_chan *s = (shm_chan *)c;
 
-	return atomic_load_explicit(&s->rx.ctl->head, memory_order_acquire) != s->rx.tail;
+	return shm_rx_has(&s->rx);
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
@@ -1050,7 +1065,7 @@ shm_tx_peer_closed(shm_chan *s)
 /* Reserve a record for len payload bytes: *p points at its payload. Nothing is visible to
  * the consumer until shm_tx_publish. */
 static int
-shm_tx_reserve(shm_chan *s, uint64_t len, unsigned char **p, int64_t deadline)
+shm_tx_reserve(shm_chan *s, uint64_t len, unsigned char **p, int64_t *deadline)
 {
 	shm_tx *t = &s->tx;
 	uint64_t need = shm_rec(len), off = t->head & t->mask, contig = t->size - off;
@@ -1060,7 +1075,7 @@ shm_tx_reserve(shm_chan *s, uint64_t len, unsigned char **p, int64_t deadline)
 		return IPCX_EPIPE;
 	}
 	t->skip = need > contig ? contig : 0; /* a record never wraps: pad to the end */
-	need += t->skip;
+	need += t->skip + SHM_HDR;            /* and the next header slot, zeroed */
 	while (t->head + need - t->tail_cache > t->size) {
 		uint64_t tl = atomic_load_explicit(&t->ctl->tail, memory_order_acquire);
 
@@ -1084,25 +1099,22 @@ shm_tx_reserve(shm_chan *s, uint64_t len, unsigned char **p, int64_t deadline)
 	return 0;
 }
 
-/* Make the reserved record visible and wake a consumer that announced it sleeps. */
+/* Commit the reserved record and wake a consumer that announced it sleeps. */
 static void
 shm_tx_publish(shm_chan *s, uint32_t kind, uint64_t len)
 {
 	shm_tx *t = &s->tx;
-	uint32_t hdr[2];
+	uint64_t pos = t->head + t->skip, rec = shm_rec(len);
 
+	/* the slot after the record reads "nothing yet" before the record is committed */
+	memset(t->data + ((pos + rec) & t->mask), 0, SHM_HDR);
+	shm_hdr_store(t->data + (pos & t->mask), (uint32_t)len, kind);
 	if (t->skip != 0) {
-		hdr[0] = 0;
-		hdr[1] = K_SKIP;
-		memcpy(t->data + (t->head & t->mask), hdr, sizeof hdr);
-		t->head += t->skip;
+		/* committed last: the consumer reads the record at the lap's start only after */
+		shm_hdr_store(t->data + (t->head & t->mask), 0, K_SKIP);
 		t->skip = 0;
 	}
-	hdr[0] = (uint32_t)len;
-	hdr[1] = kind;
-	memcpy(t->data + (t->head & t->mask), hdr, sizeof hdr);
-	t->head += shm_rec(len);
-	atomic_store_explicit(&t->ctl->head, t->head, memory_order_release);
+	t->head = pos + rec;
 	shm_fence();
 	if (atomic_load_explicit(&t->ctl->rx_wait, memory_order_relaxed) != 0) {
 		uint32_t old = atomic_exchange(&t->ctl->rx_wait, 0);
@@ -1119,14 +1131,16 @@ shm_tx_publish(shm_chan *s, uint32_t kind, uint64_t len)
 static size_t
 shm_loan_max(ipcx_chan *c)
 {
-	size_t m = (size_t)(((shm_chan *)c)->tx.size / 2 - SHM_HDR);
+	/* a record of half the ring, with its padding and the next header slot, always fits
+	 * an empty ring */
+	size_t m = (size_t)(((shm_chan *)c)->tx.size / 2 - 2 * SHM_HDR);
 
 	return m < c->max_msg ? m : c->max_msg;
 }
 
 /* An ABORT record for a message cut short by an earlier timeout. */
 static int
-shm_tx_abort(shm_chan *s, int64_t deadline)
+shm_tx_abort(shm_chan *s, int64_t *deadline)
 {
 	unsigned char *p;
 	int rv;
@@ -1140,7 +1154,7 @@ shm_tx_abort(shm_chan *s, int64_t deadline)
 }
 
 static int
-shm_send_pieces(shm_chan *s, const unsigned char *buf, size_t len, int64_t deadline)
+shm_send_pieces(shm_chan *s, const unsigned char *buf, size_t len, int64_t *deadline)
 {
 	size_t piece = (size_t)(s->tx.size / 4), done = 0;
 	uint64_t total = len;
@@ -1181,13 +1195,13 @@ shm_send(ipcx_chan *c, const void *buf, size_t len, int64_t deadline)
 	if (s->serr != 0) {
 		return s->serr;
 	}
-	if (s->tx.abort_due && (rv = shm_tx_abort(s, deadline)) != 0) {
+	if (s->tx.abort_due && (rv = shm_tx_abort(s, &deadline)) != 0) {
 		return rv;
 	}
 	if (len > s->tx.size / 4) {
-		return shm_send_pieces(s, buf, len, deadline);
+		return shm_send_pieces(s, buf, len, &deadline);
 	}
-	if ((rv = shm_tx_reserve(s, len, &p, deadline)) != 0) {
+	if ((rv = shm_tx_reserve(s, len, &p, &deadline)) != 0) {
 		return rv;
 	}
 	ipcx__copy(p, buf, len);
@@ -1205,10 +1219,10 @@ shm_loan(ipcx_chan *c, size_t size, void **ptr, int64_t deadline)
 	if (s->serr != 0) {
 		return s->serr;
 	}
-	if (s->tx.abort_due && (rv = shm_tx_abort(s, deadline)) != 0) {
+	if (s->tx.abort_due && (rv = shm_tx_abort(s, &deadline)) != 0) {
 		return rv;
 	}
-	if ((rv = shm_tx_reserve(s, size, &p, deadline)) != 0) {
+	if ((rv = shm_tx_reserve(s, size, &p, &deadline)) != 0) {
 		return rv;
 	}
 	s->tx.loan = p;
@@ -1735,6 +1749,7 @@ ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi, 
 const struct ipcx__transport ipcx__shm = {
         .version = IPCX__TRANSPORT_VERSION,
         .scheme = "shm",
+        .lazy_deadline = true,
         .persistence = shm_persistence,
         .query_keys = shm_keys,
         .listen = shm_listen,
