@@ -284,7 +284,7 @@ IPCX_API int ipcx_commit(ipcx_chan *c, void *ptr, size_t len);
 /* Give a loan back unsent. IPCX_EINVAL if no loan is out. */
 IPCX_API int ipcx_loan_cancel(ipcx_chan *c);
 
-/* Largest size ipcx_loan accepts: on shm:// half the ring less a record header (larger
+/* Largest size ipcx_loan accepts: on shm:// half the ring less 16 bytes (larger
  * messages go through ipcx_send, which cuts them into pieces), elsewhere the channel's
  * maximum message size. 0 if c is NULL. */
 IPCX_API size_t ipcx_loan_max(ipcx_chan *c);
