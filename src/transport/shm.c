@@ -39,8 +39,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free in
 #define SHM_RING_MIN     ((uint64_t)64 << 10)
 #define SHM_RING_MAX     ((uint64_t)1 << 30)
 #define SHM_RING_DEFAULT ((uint64_t)4 << 20)
-#define SHM_HDR          8u   /* record header: u32 length, u32 kind */
-#define SHM_NAME_MAX     100u /* @ipcx.shm.NAME fits sun_path with room to spare */
+#define SHM_HDR          8u  /* record header: u32 length, u32 kind */
+#define SHM_NAME_MAX     98u /* "@ipcx.shm." + NAME fills an abstract sun_path (107) */
 #define SHM_ALLOW_MAX    16
 #define SHM_HANDSHAKE_MS 2000 /* a client that connects and says nothing is dropped */
 #define SHM_INNER_MAX    256  /* handshake records on the socket */
@@ -66,8 +66,7 @@ enum { W_ADAPTIVE, W_SPIN, W_BLOCK };
 /* ring control words */
 #define RX_FUTEX 1u /* rx_wait: the consumer sleeps on the futex */
 #define RX_EVENT 2u /* rx_wait: the consumer wants its eventfd written */
-#define TX_FUTEX 1u /* tx_wait: the producer sleeps on the futex */
-#define TX_WANT  2u /* tx_wait: the producer is short of room: publish the tail now */
+#define TX_FUTEX 1u /* tx_wait: the producer sleeps on the futex until tail >= tx_need */
 #define CL_PROD  1u /* closed: the producer has gone */
 #define CL_CONS  2u /* closed: the consumer has gone */
 
@@ -76,6 +75,7 @@ struct shm_ctl {
 	_Alignas(64) _Atomic uint64_t tail;    /* consumer: bytes released */
 	_Alignas(64) _Atomic uint32_t rx_wait; /* consumer's announcements */
 	_Alignas(64) _Atomic uint32_t tx_wait; /* producer's announcements */
+	_Atomic uint64_t tx_need;              /* with TX_FUTEX: wake me at this tail */
 	_Alignas(64) _Atomic uint32_t closed;
 };
 
@@ -101,7 +101,7 @@ _Static_assert(sizeof(struct shm_ctl) == 320, "five cache lines per ring");
 struct shm_hello {
 	char magic[8];
 	uint32_t version;
-	uint32_t reserved;
+	uint32_t reserved;  /* 0 */
 	uint64_t ring_size; /* 0: the listener's */
 };
 
@@ -153,6 +153,7 @@ typedef struct shm_chan {
 	int epfd;         /* ipcx_chan_fd: own_ev + sfd */
 	int wait;
 	bool fd_mode;
+	bool solo;             /* one CPU online: never spin */
 	atomic_bool peer_gone; /* seen by the sender and the receiver thread */
 	int serr;
 	shm_tx tx;
@@ -561,6 +562,7 @@ shm_chan_rings(shm_chan *s, uint64_t ring_size, int txi)
 	s->rx.spin_ns = SHM_SPIN_INIT_NS;
 	if (sysconf(_SC_NPROCESSORS_ONLN) == 1) {
 		s->tx.spin_ns = s->rx.spin_ns = 0; /* the peer needs our CPU to make progress */
+		s->solo = true;
 	}
 }
 
@@ -591,8 +593,9 @@ shm_rx_publish(shm_chan *s)
 
 	atomic_store_explicit(&r->ctl->tail, r->tail, memory_order_release);
 	r->pub_tail = r->tail;
-	shm_fence();
-	if (atomic_load_explicit(&r->ctl->tx_wait, memory_order_relaxed) != 0) {
+	shm_fence(); /* the store above before the load below: a sleeper is never missed */
+	if (atomic_load_explicit(&r->ctl->tx_wait, memory_order_acquire) != 0 &&
+	    r->tail >= atomic_load_explicit(&r->ctl->tx_need, memory_order_relaxed)) {
 		uint32_t old = atomic_exchange(&r->ctl->tx_wait, 0);
 		if (old & TX_FUTEX) {
 			shm_futex_wake(&r->ctl->tx_wait);
@@ -665,6 +668,38 @@ shm_rx_deep_sleep(shm_chan *s, int64_t deadline)
 }
 
 /*
+ * Adaptive spinning: after each wait, look at how long it really took. A wait that ended
+ * within the longest budget would have been caught by spinning that long, so the budget
+ * grows to twice it; a longer one would not, so the budget halves. (Growing only when the
+ * spin itself succeeded would trap a pair in futex ping-pong once the budget had shrunk:
+ * every wait then ends in a sleep, however short it was.)
+ */
+static void
+shm_adapt(shm_chan *s, int64_t *budget, int64_t waited)
+{
+	if (s->wait != W_ADAPTIVE || s->solo) {
+		return;
+	}
+	if (waited <= SHM_SPIN_MAX_NS) {
+		int64_t b = *budget > 2 * waited ? *budget : 2 * waited;
+
+		*budget = b < SHM_SPIN_MIN_NS   ? SHM_SPIN_MIN_NS
+		          : b > SHM_SPIN_MAX_NS ? SHM_SPIN_MAX_NS
+		                                : b;
+	} else if (*budget / 2 >= SHM_SPIN_MIN_NS) {
+		*budget /= 2;
+	}
+}
+
+/* The deadline passed. A peer that died shows only on the socket: look there before
+ * saying "nothing yet", so that a poll loop woken by the hang-up gets its end. */
+static int
+shm_timed_out(shm_chan *s)
+{
+	return shm_peer_gone(s) ? 0 : IPCX_ETIMEDOUT;
+}
+
+/*
  * Wait until the ring has data (rx) or need bytes of room (tx), the peer ends, or the
  * deadline passes. 0 means "look again"; IPCX_ETIMEDOUT.
  */
@@ -675,23 +710,18 @@ shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t *dlp)
 	_Atomic uint32_t *word = rx ? &s->rx.ctl->rx_wait : &s->tx.ctl->tx_wait;
 	int64_t *budget = rx ? &s->rx.spin_ns : &s->tx.spin_ns;
 	uint32_t bit = rx ? RX_FUTEX : TX_FUTEX;
-	int64_t now, slice_end;
+	int64_t now, start, slice_end;
 
-	if (rx) {
-		if (s->rx.tail != s->rx.pub_tail) {
-			shm_rx_publish(s); /* all the room we can give before we wait */
-		}
-	} else {
-		atomic_fetch_or(word, TX_WANT); /* the consumer publishes its tail at once */
-		shm_fence();
+	if (rx && s->rx.tail != s->rx.pub_tail) {
+		shm_rx_publish(s); /* all the room we can give before we wait */
 	}
 	if (shm_ready(s, rx, need)) {
 		return 0;
 	}
-	now = ipcx__now_ns();
+	start = now = ipcx__now_ns();
 	deadline = ipcx__deadline_fix(dlp, now);
 	if (now >= deadline) {
-		return IPCX_ETIMEDOUT;
+		return shm_timed_out(s);
 	}
 	if (s->wait != W_BLOCK && (*budget > 0 || s->wait == W_SPIN)) {
 		int64_t spin_end = s->wait == W_SPIN ? deadline : now + *budget;
@@ -703,9 +733,7 @@ shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t *dlp)
 		for (unsigned i = 1;; i++) {
 			shm_relax();
 			if (shm_ready(s, rx, need)) {
-				if (*budget < SHM_SPIN_MAX_NS) {
-					*budget += *budget / 4 + SHM_SPIN_MIN_NS;
-				}
+				shm_adapt(s, budget, ipcx__now_ns() - start);
 				return 0;
 			}
 			if ((i & 63) == 0) {
@@ -722,22 +750,31 @@ shm_wait(shm_chan *s, bool rx, uint64_t need, int64_t *dlp)
 			}
 		}
 		if (s->wait == W_SPIN) {
-			return IPCX_ETIMEDOUT;
+			return shm_timed_out(s);
 		}
-		*budget = *budget / 2 < SHM_SPIN_MIN_NS ? SHM_SPIN_MIN_NS : *budget / 2;
 	}
 	slice_end = now + SHM_SLICE_NS;
 	for (;;) {
-		uint32_t v = atomic_fetch_or(word, bit) | bit;
+		uint32_t v;
 
+		if (!rx) {
+			/* wake me once my record fits: room given back by a consumer that then
+			 * waits elsewhere must not stay hidden from a sleeping producer */
+			shm_tx *t = &s->tx;
+
+			atomic_store_explicit(&t->ctl->tx_need, t->head + need - t->size,
+			                      memory_order_relaxed);
+		}
+		v = atomic_fetch_or(word, bit) | bit;
 		shm_fence();
 		if (shm_ready(s, rx, need)) {
 			atomic_fetch_and(word, ~bit);
+			shm_adapt(s, budget, now - start);
 			return 0;
 		}
 		if (now >= deadline) {
 			atomic_fetch_and(word, ~bit);
-			return IPCX_ETIMEDOUT;
+			return shm_timed_out(s);
 		}
 		if (now >= slice_end) {
 			/* a slice passed without a wake-up: the peer may have died */
@@ -815,12 +852,10 @@ shm_rx_done(shm_chan *s)
 {
 	shm_rx *r = &s->rx;
 
-	/* Room goes back in batches (an eighth of the ring), at once when the producer asked
-	 * for it, and whenever we have caught up: a consumer that stops reading after it
-	 * drained the ring never hides room from the producer. */
-	if (r->tail != r->pub_tail &&
-	    (r->tail - r->pub_tail >= r->size / 8 || !shm_rx_has(r) ||
-	     atomic_load_explicit(&r->ctl->tx_wait, memory_order_relaxed) != 0)) {
+	/* Room goes back at once: a consumer may go on to wait somewhere else, and a producer
+	 * blocked on room it already gave back would never wake. The store stays in this
+	 * side's cache until the producer runs out of the room it knew of. */
+	if (r->tail != r->pub_tail) {
 		shm_rx_publish(s);
 	}
 	if (s->fd_mode && !shm_rx_has(r) &&
@@ -1115,7 +1150,7 @@ shm_tx_publish(shm_chan *s, uint32_t kind, uint64_t len)
 		t->skip = 0;
 	}
 	t->head = pos + rec;
-	shm_fence();
+	shm_fence(); /* the store above before the load below: a sleeper is never missed */
 	if (atomic_load_explicit(&t->ctl->rx_wait, memory_order_relaxed) != 0) {
 		uint32_t old = atomic_exchange(&t->ctl->rx_wait, 0);
 
@@ -1494,14 +1529,17 @@ shm_serve(shm_listener *l, ipcx_chan *sock, ipcx_chan **cp, int64_t deadline)
 	if ((rv = ipcx_peer_cred(sock, NULL, &uid, NULL)) != 0) {
 		goto fail_sock;
 	}
+	/* the hello is read even from a client about to be refused: a socket closed with
+	 * unread data resets the connection, and the refusal would be lost with it */
+	ms = ipcx__poll_ms(deadline);
+	if ((rv = ipcx_recv_fds(sock, &hi, sizeof hi, &n, fds, &nfds, ms)) != 0) {
+		goto fail_sock;
+	}
 	if (!shm_uid_ok(uid, false, l->allow, l->nallow)) {
+		shm_close_fds(fds, nfds);
 		rp.status = IPCX_EACCES; /* told, so the client can say why */
 		ipcx_send(sock, &rp, sizeof rp, 0);
 		rv = IPCX_EACCES;
-		goto fail_sock;
-	}
-	ms = ipcx__poll_ms(deadline);
-	if ((rv = ipcx_recv_fds(sock, &hi, sizeof hi, &n, fds, &nfds, ms)) != 0) {
 		goto fail_sock;
 	}
 	if (n != sizeof hi || nfds != 1 || memcmp(hi.magic, SHM_MAGIC, 8) != 0 ||
@@ -1606,9 +1644,10 @@ shm_accept(ipcx_listener *lb, ipcx_chan **cp, int64_t deadline)
 		if ((rv = ipcx_accept(l->sock, &sock, ipcx__poll_ms(deadline))) != 0) {
 			return rv;
 		}
-		/* one slow client must not hold the others up for long */
+		/* one slow client must not hold the others up for long, but a client that has
+		 * connected gets its handshake even from an accept that only polls */
 		hs = ipcx__deadline(SHM_HANDSHAKE_MS);
-		if ((rv = shm_serve(l, sock, cp, hs < deadline ? hs : deadline)) == 0) {
+		if ((rv = shm_serve(l, sock, cp, hs)) == 0) {
 			return 0;
 		}
 		if (rv == IPCX_ENOMEM || rv == IPCX_EMFILE || rv == IPCX_ENFILE) {
