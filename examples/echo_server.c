@@ -1,5 +1,5 @@
 /*
- * echo_server.c - an echo server for any ipcx URL (fifo, unix, tcp, udp): every message a
+ * echo_server.c - an echo server for any ipcx URL (fifo, unix, tcp, udp, shm): every message a
  * client sends comes back to it unchanged, whatever its size (up to the channel maximum).
  *
  * One thread serves all clients with one poll(2) loop over a self-pipe (for SIGINT and

@@ -3,7 +3,7 @@
 # timeout(1) in a private temp directory, checks what they print, and leaves nothing behind.
 #
 #   usage: smoke.sh BINDIR CASE
-#   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_tcp echo_tcp6
+#   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_shm echo_tcp echo_tcp6
 #         echo_udp shmem shmem_sysv msgq msgq_sigterm.  Exit 0 pass, 1 fail, 77 skip
 #         (echo_tcp6 without IPv6).
 set -u
@@ -208,6 +208,10 @@ echo_unix)
 	;;
 echo_abstract)
 	echo_case "unix:@ipcx-smoke-$$-$(basename "$tmp")" 1048576 count
+	;;
+echo_shm)
+	# the poll loop serves shm:// clients through ipcx_chan_fd like any other channel
+	echo_case "shm://ipcx-smoke-$$-$(basename "$tmp")" 1048576 count
 	;;
 echo_tcp)
 	echo_case "tcp://127.0.0.1:0" 1048576 count
