@@ -107,9 +107,9 @@ static const scheme schemes[] = {
 };
 
 static const scheme *S;
-/* sysvmq: the largest message this machine's kernel.msgmax/msgmnb allow (set in main). Its
- * channels report IPCX_DEFAULT_MAX_MSG as their loan maximum although a larger message
- * than this is IPCX_EMSGSIZE: the strict checks of the loan maximum skip it. */
+/* sysvmq: the largest message this machine's kernel.msgmax/msgmnb allow (set in main); a
+ * sysvmq channel's loan maximum must be exactly that (it once reported 16 MiB, so that a
+ * loan succeeded whose commit could only fail). */
 static size_t sysvmq_max;
 
 #define SKIP_IF(cond, why)                                                    \
@@ -125,13 +125,14 @@ static size_t sysvmq_max;
 static size_t
 msg_max(ipcx_chan *c)
 {
-	if (sysvmq_max != 0 && ipcx_loan_max(c) > sysvmq_max) {
+	if (sysvmq_max != 0) {
+		assert_int_equal(ipcx_loan_max(c), sysvmq_max);
 		return sysvmq_max;
 	}
 	return S->inplace ? IPCX_DEFAULT_MAX_MSG : ipcx_loan_max(c);
 }
 
-/* The loan maximum is exactly the largest message the channel carries (not sysvmq). */
+/* The loan maximum is exactly the largest message the channel carries. */
 static bool
 loan_max_exact(ipcx_chan *c)
 {

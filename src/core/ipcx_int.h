@@ -260,7 +260,8 @@ struct ipcx__transport {
 	                int64_t deadline);
 	int (*recv_fds)(ipcx_chan *c, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds,
 	                int64_t deadline);
-	/* Zero-copy (shm). All or none; without them the core lends a channel buffer. */
+	/* Zero-copy (shm). All or none; without them the core lends a channel buffer. A
+	 * scheme whose messages are smaller than max_msg gives loan_max alone. */
 	int (*loan)(ipcx_chan *c, size_t size, void **ptr, int64_t deadline);
 	int (*commit)(ipcx_chan *c, void *ptr, size_t len);
 	int (*loan_cancel)(ipcx_chan *c);

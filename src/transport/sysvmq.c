@@ -1845,6 +1845,16 @@ fail_chan:
 	return rv;
 }
 
+/* The largest message a loan may hold: what one System V message carries (a larger send is
+ * EMSGSIZE from smq_send, with the limit named in ipcx_errdetail). */
+static size_t
+smq_loan_max(ipcx_chan *cb)
+{
+	smq_chan *c = (smq_chan *)cb;
+
+	return c->lim.payload_max < cb->max_msg ? c->lim.payload_max : cb->max_msg;
+}
+
 const struct ipcx__transport ipcx__sysvmq = {
         .version = IPCX__TRANSPORT_VERSION,
         .scheme = "sysvmq",
@@ -1861,4 +1871,5 @@ const struct ipcx__transport ipcx__sysvmq = {
         .fd = smq_fd,
         .close = smq_close,
         .send_prio = smq_send_prio,
+        .loan_max = smq_loan_max,
 };
