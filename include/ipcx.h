@@ -6,6 +6,7 @@
 #define IPCX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -308,6 +309,94 @@ IPCX_API int ipcx_release(ipcx_chan *c);
 /* The detail of this thread's last ipcx error that had one ("fs.mqueue.msg_max is 10; a
  * queue of 64 messages was asked for"), or "". Valid until the next ipcx call here. */
 IPCX_API const char *ipcx_errdetail(void);
+
+/* ---------------------------------------------------------------------------------------
+ * XDR (RFC 4506), the data representation of ONC RPC. As with rpcgen's routines, one
+ * function per type both encodes and decodes: the stream's op says which, so one function
+ * describes a structure for both directions (and for IPCX_XDR_FREE, which releases what a
+ * decode allocated). Every item is a multiple of 4 bytes, big-endian, padded with zeros.
+ *
+ * A decode is bounds-checked against the bytes left and, for variable-length items,
+ * against the caller's maximum (and x->max_len when set) before anything is copied or
+ * allocated. Nothing is allocated unless x->alloc is set. Variable-length decodes use the
+ * pointer they are given: non-NULL is the caller's storage (for max items; a string needs
+ * max + 1 bytes for its NUL); NULL means: allocate (x->alloc), or for opaque bytes only,
+ * point into the input buffer itself (valid while it is); strings, arrays and optional
+ * data without storage or alloc are IPCX_EINVAL. So reset such pointers to NULL before
+ * decoding into an object again, unless they are meant as storage. A max of 0 means no
+ * bound beyond x->max_len and the input; caller storage needs a nonzero max (its size).
+ *
+ * IPCX_XDR_FREE, as rpcgen's xdr_free: it frees every non-NULL pointer of variable-length
+ * data it meets (bytes, strings, arrays and their elements, optional data) and sets it to
+ * NULL. Use it on an object whose pointers were all NULL before a decode with x->alloc, to
+ * release what the decode allocated, also after a failed decode (a decode never leaves a
+ * pointer it did not fill non-NULL, and allocated arrays start zeroed). Never use it on an
+ * object holding caller storage or zero-copy pointers into an input buffer.
+ *
+ * Errors: IPCX_EMSGSIZE when an encode runs out of room or a length or count is over its
+ * maximum; IPCX_EBADMSG when a decode runs out of input or meets an impossible value (a
+ * bool of 2, a length over its maximum, nonzero padding, an array count larger than the
+ * bytes left / 4: every element takes at least 4 bytes); IPCX_EINVAL for missing storage
+ * or routines; IPCX_ENOMEM. The first error sticks in x->err: every later call returns
+ * it, so a routine may check once at the end.
+ * ------------------------------------------------------------------------------------- */
+typedef enum ipcx_xdr_op {
+	IPCX_XDR_ENCODE = 0,
+	IPCX_XDR_DECODE = 1,
+	IPCX_XDR_FREE = 2, /* walk an object and free() what a decode with alloc made */
+} ipcx_xdr_op;
+
+typedef struct ipcx_xdr {
+	ipcx_xdr_op op;
+	unsigned char *buf; /* encode: where bytes go; decode: the input (never written) */
+	size_t len;         /* encode: capacity of buf; decode: bytes in buf */
+	size_t pos;         /* bytes encoded or decoded so far */
+	uint32_t max_len;   /* decode: a bound on every variable length and array count (0:
+	                       none beyond each call's max and the input's size) */
+	int alloc;          /* decode: allocate variable-length data given a NULL pointer */
+	int err;            /* the first error, or 0 */
+} ipcx_xdr;
+
+/* A routine for one type, for arrays, optional data and RPC arguments and results. The
+ * scalar routines below may be given too, converted to ipcx_xdr_fn: ipcx_xdr_int, _uint,
+ * _enum, _float (4-byte elements), _hyper, _uhyper, _double (8) and _bool (int). Arrays of
+ * them are coded in one loop without a call per element (and never through the converted
+ * pointer); another element size with them is IPCX_EINVAL. */
+typedef int (*ipcx_xdr_fn)(ipcx_xdr *x, void *obj);
+
+/* Start a stream over buf (len bytes). For IPCX_XDR_FREE, buf may be NULL. */
+IPCX_API void ipcx_xdr_init(ipcx_xdr *x, ipcx_xdr_op op, void *buf, size_t len);
+
+IPCX_API int ipcx_xdr_int(ipcx_xdr *x, int32_t *v);
+IPCX_API int ipcx_xdr_uint(ipcx_xdr *x, uint32_t *v);
+IPCX_API int ipcx_xdr_hyper(ipcx_xdr *x, int64_t *v);
+IPCX_API int ipcx_xdr_uhyper(ipcx_xdr *x, uint64_t *v);
+/* XDR bool: 0 or 1 on the wire (a decode of anything else is IPCX_EBADMSG). */
+IPCX_API int ipcx_xdr_bool(ipcx_xdr *x, int *v);
+IPCX_API int ipcx_xdr_enum(ipcx_xdr *x, int32_t *v);
+/* IEEE 754 single and double precision, big-endian. */
+IPCX_API int ipcx_xdr_float(ipcx_xdr *x, float *v);
+IPCX_API int ipcx_xdr_double(ipcx_xdr *x, double *v);
+/* Fixed-length opaque[n]: n bytes and zero padding to a multiple of 4. */
+IPCX_API int ipcx_xdr_opaque(ipcx_xdr *x, void *p, size_t n);
+/* Variable-length opaque<max>: a u32 length, the bytes, padding. *n is the length. */
+IPCX_API int ipcx_xdr_bytes(ipcx_xdr *x, void **p, uint32_t *n, uint32_t max);
+/* string<max>: as opaque, NUL-terminated in memory (an embedded NUL decodes as
+ * IPCX_EBADMSG). Never zero-copy (the NUL needs room): storage or alloc. An encode of a
+ * NULL string is IPCX_EINVAL. */
+IPCX_API int ipcx_xdr_string(ipcx_xdr *x, char **s, uint32_t max);
+/* Fixed-length array type[n] of elsize-byte elements, each through fn. */
+IPCX_API int ipcx_xdr_vector(ipcx_xdr *x, void *arr, uint32_t n, size_t elsize, ipcx_xdr_fn fn);
+/* Variable-length array type<max>: a u32 count, then the elements. *n is the count. */
+IPCX_API int ipcx_xdr_array(ipcx_xdr *x, void **arr, uint32_t *n, uint32_t max, size_t elsize,
+                            ipcx_xdr_fn fn);
+/* Optional data type *p: a bool, then the object if present (*p NULL: absent). A decode
+ * of an absent object sets *p to NULL; of a present one uses *p's storage (size bytes) or
+ * allocates. */
+IPCX_API int ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn);
+/* The next n bytes (rounded up to 4) in place, for fast paths: a pointer into buf, or
+ * NULL (and x->err set) if they are not there. */
+IPCX_API void *ipcx_xdr_inline(ipcx_xdr *x, size_t n);
 
 /* ---------------------------------------------------------------------------------------
  * Raw objects, usable without channels. Object names:
