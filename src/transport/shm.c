@@ -49,7 +49,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free in
 #define SHM_HUP_NS       ((int64_t)10 * 1000 * 1000) /* spin mode: look for a hang-up */
 #define SHM_SPIN_MIN_NS  ((int64_t)1000)
 #define SHM_SPIN_INIT_NS ((int64_t)20 * 1000)
-#define SHM_SPIN_MAX_NS  ((int64_t)60 * 1000)
+#define SHM_SPIN_MAX_NS  ((int64_t)200 * 1000)
 
 /* record kinds */
 enum {
