@@ -118,6 +118,13 @@ extern "C" {
 	XX(EBADURL, -3002, "malformed URL")                                  \
 	XX(ESCHEME, -3003, "unknown URL scheme")                             \
 	XX(ENOTFOUND, -3004, "host name not found")                          \
+	XX(ERPCPROG, -3010, "RPC program unavailable")                       \
+	XX(ERPCVERS, -3011, "RPC program version unavailable")               \
+	XX(ERPCPROC, -3012, "RPC procedure unavailable")                     \
+	XX(ERPCARGS, -3013, "RPC server could not decode the arguments")     \
+	XX(ERPCSYSTEM, -3014, "RPC server system error")                     \
+	XX(ERPCMISMATCH, -3015, "RPC protocol version mismatch")             \
+	XX(ERPCAUTH, -3016, "RPC authentication error")                      \
 	XX(EUNKNOWN, -3999, "unknown error")
 
 enum ipcx_errno {

@@ -9,13 +9,27 @@
 #define ECLOSED   0
 #define EBADURL   0
 #define ESCHEME   0
-#define ENOTFOUND 0
-#define EUNKNOWN  0
+#define ENOTFOUND    0
+#define ERPCPROG     0
+#define ERPCVERS     0
+#define ERPCPROC     0
+#define ERPCARGS     0
+#define ERPCSYSTEM   0
+#define ERPCMISMATCH 0
+#define ERPCAUTH     0
+#define EUNKNOWN     0
 IPCX_ERRNO_MAP(IPCX__CHECK)
 #undef ECLOSED
 #undef EBADURL
 #undef ESCHEME
 #undef ENOTFOUND
+#undef ERPCPROG
+#undef ERPCVERS
+#undef ERPCPROC
+#undef ERPCARGS
+#undef ERPCSYSTEM
+#undef ERPCMISMATCH
+#undef ERPCAUTH
 #undef EUNKNOWN
 #undef IPCX__CHECK
 

@@ -1,0 +1,113 @@
+#!/bin/bash
+# rpcbind_ctl.sh - start and stop a real Debian rpcbind (127.0.0.1:111, /run/rpcbind.sock) for
+# one test, and afterwards remove everything it created (state files, socket, lock, directory).
+#
+#   usage: rpcbind_ctl.sh start STATEDIR   exit 0 when the rpcbind it started answers; 3 when
+#                                          the system's own rpcbind already runs (it is used,
+#                                          and port 111 is not free for the test); 77 (skip)
+#                                          when none can run here: not root, not installed,
+#                                          port 111 taken by something else
+#          rpcbind_ctl.sh stop STATEDIR    stop it, remove its files and STATEDIR
+# Tests that use it hold the CTest RESOURCE_LOCK "rpcbind": one rpcbind per machine at a time.
+set -u
+
+[ $# -eq 2 ] || { echo "usage: rpcbind_ctl.sh start|stop STATEDIR" >&2; exit 2; }
+mode=$1
+state=$2
+RPCBIND=${RPCBIND:-/usr/sbin/rpcbind}
+files=(/run/rpcbind.sock /run/rpcbind.lock /run/rpcbind)
+
+skip() {
+	echo "SKIP: rpcbind_ctl: $*" >&2
+	exit 77
+}
+
+port111_open() {
+	timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/111' 2>/dev/null
+}
+
+# Alive and not a zombie (a daemon reparented to a PID 1 that does not reap stays one).
+alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
+case $mode in
+start)
+	[ "$(id -u)" -eq 0 ] || skip "rpcbind must be started as root"
+	[ -x "$RPCBIND" ] || skip "$RPCBIND is not installed (scripts/deps installs rpcbind)"
+	command -v rpcinfo >/dev/null || skip "rpcinfo is not installed"
+	mkdir "$state" || exit 1 # a fresh directory: stop removes it
+	if port111_open; then
+		# The system's own rpcbind (Debian starts one when the package is installed
+		# where systemd runs): the tests use it, and stop leaves it alone.
+		if rpcinfo -T tcp 127.0.0.1 100000 4 >/dev/null 2>&1 ||
+			rpcinfo -T tcp 127.0.0.1 100000 2 >/dev/null 2>&1; then
+			echo "rpcbind_ctl: using the rpcbind already running on 127.0.0.1:111" >&2
+			exit 3
+		fi
+		rmdir "$state"
+		skip "127.0.0.1:111 is taken by something that is not an rpcbind"
+	fi
+	: >"$state/existed"
+	for f in "${files[@]}"; do
+		[ -e "$f" ] && echo "$f" >>"$state/existed"
+	done
+	# -f: stay in the foreground, so that the pid is rpcbind's; no -w: no warm start from
+	# state files an earlier run may have left. setsid: out of the test's process group.
+	setsid "$RPCBIND" -f </dev/null >"$state/rpcbind.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$state/pid"
+	# rpcbind says nothing when it is ready: poll until it answers, bounded (10 s).
+	for i in $(seq 1 100); do
+		if ! alive "$pid"; then
+			cat "$state/rpcbind.log" >&2
+			rm -f "$state/pid" "$state/existed" "$state/rpcbind.log"
+			rmdir "$state"
+			skip "rpcbind exited at start (cannot bind port 111 here?)"
+		fi
+		if rpcinfo -T tcp 127.0.0.1 100000 4 >/dev/null 2>&1; then
+			exit 0
+		fi
+		sleep "0.0$(((i < 9 ? i : 9)))"
+	done
+	kill -KILL "$pid" 2>/dev/null
+	echo "rpcbind_ctl: rpcbind did not answer within 10 s" >&2
+	exit 1
+	;;
+stop)
+	if [ ! -f "$state/pid" ]; then
+		rmdir "$state" 2>/dev/null
+		exit 0
+	fi
+	pid=$(cat "$state/pid")
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 100); do
+		alive "$pid" || break
+		sleep 0.05
+	done
+	if alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		sleep 0.1
+	fi
+	# rpcbind writes its registrations for a warm start when it ends: not ours to keep.
+	rm -f /run/rpcbind/rpcbind.xdr /run/rpcbind/portmap.xdr
+	for f in "${files[@]}"; do
+		grep -qxF "$f" "$state/existed" 2>/dev/null && continue
+		if [ -d "$f" ]; then
+			rmdir "$f" 2>/dev/null
+		else
+			rm -f "$f"
+		fi
+	done
+	rm -f "$state/pid" "$state/existed" "$state/rpcbind.log"
+	rmdir "$state"
+	exit 0
+	;;
+*)
+	echo "usage: rpcbind_ctl.sh start|stop STATEDIR" >&2
+	exit 2
+	;;
+esac
