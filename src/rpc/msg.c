@@ -17,7 +17,9 @@ ipcx__rpc_peek(const void *msg, size_t len, uint32_t *xid, uint32_t *type)
 	return 0;
 }
 
-/* opaque_auth: flavor, then body<400> (pointing into the input when decoding).
+/* opaque_auth is flavor, then body<400>. The header codec writes and reads it in place, with
+ * one room check per auth, rather than through the general XDR calls: a header is on the
+ * path of every call and every reply.
  *
  * Unlike every other XDR item, the padding of an auth body is not checked on decode:
  * libtirpc's xdr_callmsg copies an odd-length credential or verifier into its send buffer
@@ -25,89 +27,141 @@ ipcx__rpc_peek(const void *msg, size_t len, uint32_t *xid, uint32_t *type)
  * buffer held there (tests/rpc_rm.c shows it with libtirpc's own bytes). Refusing those
  * calls would break interoperability with RPCSEC_GSS verifiers of odd length. We still
  * write zeros. */
-static int
-rpc_auth(ipcx_xdr *x, ipcx__rpc_auth *a)
-{
-	uint32_t len = 0;
 
-	if (ipcx__xdr_u32(x, &a->flavor) != 0) {
+/* Wire size of an auth, or 0 (never a valid size) if it cannot be encoded. */
+static uint64_t
+rpc_auth_size(const ipcx__rpc_auth *a)
+{
+	if (a->len > IPCX__RPC_AUTH_MAX || (a->len > 0 && a->body == NULL)) {
+		return 0;
+	}
+	return 8 + ipcx__xdr_rnd(a->len);
+}
+
+static unsigned char *
+rpc_auth_put(unsigned char *p, const ipcx__rpc_auth *a)
+{
+	size_t pad = (size_t)ipcx__xdr_rnd(a->len) - a->len;
+
+	ipcx__be32_put(p, a->flavor);
+	ipcx__be32_put(p + 4, a->len);
+	ipcx__copy(p + 8, a->body, a->len);
+	memset(p + 8 + a->len, 0, pad);
+	return p + 8 + a->len + pad;
+}
+
+static int
+rpc_auth_get(ipcx_xdr *x, ipcx__rpc_auth *a)
+{
+	size_t room = ipcx__xdr_room(x);
+	const unsigned char *p = x->buf + x->pos;
+	uint32_t len;
+
+	if (x->err != 0) {
 		return x->err;
 	}
-	if (x->op == IPCX_XDR_ENCODE) {
-		return ipcx__xdr_opaque_ref(x, &a->body, &a->len, IPCX__RPC_AUTH_MAX);
-	}
-	if (ipcx__xdr_u32(x, &len) != 0) {
-		return x->err;
-	}
-	if (len > IPCX__RPC_AUTH_MAX || ipcx__xdr_rnd(len) > ipcx__xdr_room(x)) {
+	if (room < 8) {
 		return ipcx__xdr_fail(x, IPCX_EBADMSG);
 	}
+	len = ipcx__be32_get(p + 4);
+	if (len > IPCX__RPC_AUTH_MAX || ipcx__xdr_rnd(len) > room - 8) {
+		return ipcx__xdr_fail(x, IPCX_EBADMSG);
+	}
+	a->flavor = ipcx__be32_get(p);
 	a->len = len;
-	a->body = x->buf + x->pos;
-	x->pos += (size_t)ipcx__xdr_rnd(len);
+	a->body = p + 8;
+	x->pos += 8 + (size_t)ipcx__xdr_rnd(len);
+	return 0;
+}
+
+/* Room check and error for an encode of need bytes (0: a bad auth). */
+static int
+rpc_encode_room(ipcx_xdr *x, uint64_t need, bool bad_auth_len, bool null_body)
+{
+	if (x->err != 0) {
+		return x->err;
+	}
+	if (x->op != IPCX_XDR_ENCODE || null_body) {
+		return ipcx__xdr_fail(x, IPCX_EINVAL);
+	}
+	if (bad_auth_len || need > ipcx__xdr_room(x)) {
+		return ipcx__xdr_fail(x, IPCX_EMSGSIZE);
+	}
 	return 0;
 }
 
 int
 ipcx__rpc_call_encode(ipcx_xdr *x, const ipcx__rpc_call *c)
 {
-	uint32_t w[6] = {c->xid, IPCX__RPC_CALL, c->rpcvers, c->prog, c->vers, c->proc};
-	ipcx__rpc_auth cred = c->cred, verf = c->verf;
+	uint64_t cs = rpc_auth_size(&c->cred), vs = rpc_auth_size(&c->verf);
+	bool bad_len = c->cred.len > IPCX__RPC_AUTH_MAX || c->verf.len > IPCX__RPC_AUTH_MAX;
+	unsigned char *p;
 
-	if (x->op != IPCX_XDR_ENCODE) {
-		return ipcx__xdr_fail(x, IPCX_EINVAL);
+	if (rpc_encode_room(x, 24 + cs + vs, bad_len, !bad_len && (cs == 0 || vs == 0)) != 0) {
+		return x->err;
 	}
-	for (int i = 0; i < 6; i++) {
-		ipcx__xdr_u32(x, &w[i]);
-	}
-	rpc_auth(x, &cred);
-	rpc_auth(x, &verf);
-	return x->err;
+	p = x->buf + x->pos;
+	ipcx__be32_put(p, c->xid);
+	ipcx__be32_put(p + 4, IPCX__RPC_CALL);
+	ipcx__be32_put(p + 8, c->rpcvers);
+	ipcx__be32_put(p + 12, c->prog);
+	ipcx__be32_put(p + 16, c->vers);
+	ipcx__be32_put(p + 20, c->proc);
+	p = rpc_auth_put(p + 24, &c->cred);
+	rpc_auth_put(p, &c->verf);
+	x->pos += (size_t)(24 + cs + vs);
+	return 0;
 }
 
 int
 ipcx__rpc_call_decode(ipcx_xdr *x, ipcx__rpc_call *c)
 {
-	uint32_t type = 0;
+	const unsigned char *p = x->buf + x->pos;
+	size_t room = ipcx__xdr_room(x);
 
+	if (x->err != 0) {
+		return x->err;
+	}
 	if (x->op != IPCX_XDR_DECODE) {
 		return ipcx__xdr_fail(x, IPCX_EINVAL);
 	}
-	if (ipcx__xdr_u32(x, &c->xid) != 0 || ipcx__xdr_u32(x, &type) != 0) {
-		return x->err;
+	if (room >= 4) {
+		c->xid = ipcx__be32_get(p); /* for an error reply, whatever follows */
 	}
-	if (type != IPCX__RPC_CALL) {
+	if (room < 12 || ipcx__be32_get(p + 4) != IPCX__RPC_CALL) {
 		return ipcx__xdr_fail(x, IPCX_EBADMSG);
 	}
-	if (ipcx__xdr_u32(x, &c->rpcvers) != 0) {
-		return x->err;
-	}
+	c->rpcvers = ipcx__be32_get(p + 8);
+	x->pos += 12;
 	/* RFC 5531 section 9: a server answers another version with RPC_MISMATCH; the rest of
 	 * such a message need not look like ours at all, so it is not read */
 	if (c->rpcvers != IPCX__RPC_VERS) {
 		return ipcx__xdr_fail(x, IPCX_EPROTONOSUPPORT);
 	}
-	ipcx__xdr_u32(x, &c->prog);
-	ipcx__xdr_u32(x, &c->vers);
-	ipcx__xdr_u32(x, &c->proc);
-	rpc_auth(x, &c->cred);
-	rpc_auth(x, &c->verf);
+	if (room < 24) {
+		return ipcx__xdr_fail(x, IPCX_EBADMSG);
+	}
+	c->prog = ipcx__be32_get(p + 12);
+	c->vers = ipcx__be32_get(p + 16);
+	c->proc = ipcx__be32_get(p + 20);
+	x->pos += 12;
+	rpc_auth_get(x, &c->cred);
+	rpc_auth_get(x, &c->verf);
 	return x->err;
 }
 
 int
 ipcx__rpc_reply_encode(ipcx_xdr *x, const ipcx__rpc_reply *r)
 {
-	uint32_t w[3] = {r->xid, IPCX__RPC_REPLY, r->stat};
-	ipcx__rpc_auth verf = r->verf;
+	bool acc = r->stat == IPCX__RPC_MSG_ACCEPTED;
+	uint64_t vs = acc ? rpc_auth_size(&r->verf) : 0;
+	bool bad_len = acc && r->verf.len > IPCX__RPC_AUTH_MAX;
 	uint32_t v[3];
+	unsigned char *p;
 	int nv = 0;
 
-	if (x->op != IPCX_XDR_ENCODE) {
-		return ipcx__xdr_fail(x, IPCX_EINVAL);
-	}
 	/* an unknown arm would put bytes on the wire that no peer can parse */
-	if (r->stat == IPCX__RPC_MSG_ACCEPTED) {
+	if (acc) {
 		v[nv++] = r->accept;
 		if (r->accept == IPCX__RPC_PROG_MISMATCH) {
 			v[nv++] = r->low;
@@ -123,16 +177,23 @@ ipcx__rpc_reply_encode(ipcx_xdr *x, const ipcx__rpc_reply *r)
 	} else {
 		return ipcx__xdr_fail(x, IPCX_EINVAL);
 	}
-	for (int i = 0; i < 3; i++) {
-		ipcx__xdr_u32(x, &w[i]);
+	if (rpc_encode_room(x, 12 + vs + 4 * (uint64_t)nv, bad_len, acc && !bad_len && vs == 0) !=
+	    0) {
+		return x->err;
 	}
-	if (r->stat == IPCX__RPC_MSG_ACCEPTED) {
-		rpc_auth(x, &verf);
+	p = x->buf + x->pos;
+	ipcx__be32_put(p, r->xid);
+	ipcx__be32_put(p + 4, IPCX__RPC_REPLY);
+	ipcx__be32_put(p + 8, r->stat);
+	p += 12;
+	if (acc) {
+		p = rpc_auth_put(p, &r->verf);
 	}
-	for (int i = 0; i < nv; i++) {
-		ipcx__xdr_u32(x, &v[i]);
+	for (int i = 0; i < nv; i++, p += 4) {
+		ipcx__be32_put(p, v[i]);
 	}
-	return x->err;
+	x->pos += (size_t)(12 + vs + 4 * (uint64_t)nv);
+	return 0;
 }
 
 int
@@ -154,7 +215,7 @@ ipcx__rpc_reply_decode(ipcx_xdr *x, ipcx__rpc_reply *r)
 	}
 	switch (r->stat) {
 	case IPCX__RPC_MSG_ACCEPTED:
-		if (rpc_auth(x, &r->verf) != 0 || ipcx__xdr_u32(x, &r->accept) != 0) {
+		if (rpc_auth_get(x, &r->verf) != 0 || ipcx__xdr_u32(x, &r->accept) != 0) {
 			return x->err;
 		}
 		if (r->accept == IPCX__RPC_PROG_MISMATCH) {
