@@ -191,7 +191,7 @@ enum fake_mode {
 	FAKE_V2_UNAVAIL,  /* the same, answering PROG_UNAVAIL */
 	FAKE_BAD_BOOL,    /* a bool of 7 */
 	FAKE_BAD_UADDR,   /* GETADDR: "1.2.3" */
-	FAKE_ENDLESS,     /* DUMP: "more follows" forever (until the record ends) */
+	FAKE_ENDLESS,     /* a portmapper whose DUMP has more entries than the client accepts */
 	FAKE_HUGE_RECORD, /* a fragment header announcing 1 GiB */
 	FAKE_CLOSE,       /* closes mid-reply */
 	FAKE_SILENT,      /* reads and never answers */
@@ -247,7 +247,8 @@ fake_answer(enum fake_mode mode, const unsigned char *rec, size_t len, unsigned 
 		ipcx__xdr_u32(&y, &t);
 		return (long)y.pos;
 	}
-	if (c.vers != 2 && (mode == FAKE_V2_MISMATCH || mode == FAKE_V2_UNAVAIL)) {
+	if (c.vers != 2 &&
+	    (mode == FAKE_V2_MISMATCH || mode == FAKE_V2_UNAVAIL || mode == FAKE_ENDLESS)) {
 		r.accept =
 		        mode == FAKE_V2_MISMATCH ? IPCX__RPC_PROG_MISMATCH : IPCX__RPC_PROG_UNAVAIL;
 		r.low = r.high = 2;
@@ -276,15 +277,16 @@ fake_answer(enum fake_mode mode, const unsigned char *rec, size_t len, unsigned 
 		return (long)y.pos;
 	}
 	if (mode == FAKE_ENDLESS) {
-		/* entries until the record is full, then the record just ends */
-		for (uint32_t i = 0; y.pos + 64 < cap; i++) {
+		/* a well-formed list longer than any real rpcbind's (5000 entries) */
+		for (uint32_t i = 0; i < 5000; i++) {
 			uint32_t m[4] = {100000 + i, 2, 6, 111};
 			ipcx__xdr_u32(&y, &t);
 			for (int k = 0; k < 4; k++) {
 				ipcx__xdr_u32(&y, &m[k]);
 			}
 		}
-		return (long)y.pos;
+		ipcx__xdr_u32(&y, &f);
+		return y.err != 0 ? -1 : (long)y.pos;
 	}
 	/* a portmapper, version 2 */
 	struct pmap m = {0};
@@ -357,7 +359,7 @@ fake_serve(enum fake_mode mode, int ctl)
 	struct pmap tab[16];
 	size_t ntab = 0;
 	unsigned calls[8] = {0};
-	static unsigned char in[1 << 16], out[1 << 16];
+	static unsigned char in[1 << 16], out[1 << 17];
 	int one = 1, lfd;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
