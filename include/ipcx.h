@@ -406,6 +406,112 @@ IPCX_API int ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn f
 IPCX_API void *ipcx_xdr_inline(ipcx_xdr *x, size_t n);
 
 /* ---------------------------------------------------------------------------------------
+ * ONC RPC v2 (RFC 5531) on every scheme. The wire is the standard one: on stream schemes
+ * each call and reply is a record with RFC 5531 record marks (an ipcx message carries one
+ * record, so tcp:// is what libtirpc and rpcbind speak), on udp:// one datagram. A server
+ * is a listener URL plus handlers registered by (program, version, procedure); a client is
+ * a channel to one program and version. Arguments and results are XDR through
+ * ipcx_xdr_fn routines, as rpcgen writes them.
+ * ------------------------------------------------------------------------------------- */
+typedef struct ipcx_rpc_server ipcx_rpc_server;
+typedef struct ipcx_rpc_client ipcx_rpc_client;
+
+/* accept_stat (RFC 5531): what a handler returns. */
+enum ipcx_rpc_stat {
+	IPCX_RPC_SUCCESS = 0,      /* the results are in req->res */
+	IPCX_RPC_PROC_UNAVAIL = 3, /* no such procedure (the server answers this itself too) */
+	IPCX_RPC_GARBAGE_ARGS = 4, /* the arguments did not decode */
+	IPCX_RPC_SYSTEM_ERR = 5,   /* the handler failed (memory, ...) */
+};
+
+#define IPCX_RPC_AUTH_NONE 0
+#define IPCX_RPC_AUTH_SYS  1
+
+/* AUTH_SYS credentials (RFC 5531 appendix A), as the client sent them: claims, not proof. */
+typedef struct ipcx_rpc_authsys {
+	uint32_t stamp;
+	char machine[256]; /* NUL-terminated */
+	uint32_t uid, gid;
+	uint32_t ngids;
+	uint32_t gids[16];
+} ipcx_rpc_authsys;
+
+/* One call, as a handler sees it. */
+typedef struct ipcx_rpc_req {
+	uint32_t xid, prog, vers, proc;
+	uint32_t flavor;             /* IPCX_RPC_AUTH_NONE or IPCX_RPC_AUTH_SYS */
+	const ipcx_rpc_authsys *sys; /* AUTH_SYS credentials, or NULL */
+	int peer_known;              /* the scheme knows the peer (unix, shm): then */
+	pid_t peer_pid;              /* the kernel's word on it (SO_PEERCRED) */
+	uid_t peer_uid;
+	gid_t peer_gid;
+	ipcx_xdr *args;    /* decoding, at the arguments */
+	ipcx_xdr *res;     /* encoding, where the results go */
+	void *server_data; /* internal */
+} ipcx_rpc_req;
+
+/* A procedure. Decode the arguments from req->args, encode the results into req->res,
+ * return IPCX_RPC_SUCCESS; or return another enum ipcx_rpc_stat and nothing is sent but
+ * that status. Handlers of one server may run on several threads at once. */
+typedef int (*ipcx_rpc_handler)(ipcx_rpc_req *req, void *arg);
+
+typedef struct ipcx_rpc_opts {
+	size_t size;      /* sizeof(ipcx_rpc_opts), set by ipcx_rpc_opts_init() */
+	int rpcbind;      /* server (tcp://, udp://): register every (program, version) with the
+	                     local rpcbind (RPCBPROC_SET v4/v3, else PMAPPROC_SET v2) and
+	                     unregister on close */
+	size_t max_msg;   /* largest call or reply; 0: 1 MiB */
+	int auth_sys;     /* client: send AUTH_SYS credentials of this process */
+	int retry_ms;     /* client, udp: first retransmission after this long (doubling up to
+	                     the call's timeout); 0: 250 ms */
+	unsigned threads; /* server: most handlers running at once (a connection still has a
+	                     thread of its own); 0: no bound. udp: one thread in all cases */
+} ipcx_rpc_opts;
+
+IPCX_API void ipcx_rpc_opts_init(ipcx_rpc_opts *opts);
+
+/* A server listening on url (any ipcx scheme but pipe:, IPCX_ENOTSUP). Register handlers,
+ * then run it. tcp:// carries the plain ONC RPC record stream (not ipcx's framing), so
+ * libtirpc clients call it; udp:// serves every sender from one socket and answers a
+ * retransmitted call (same xid, same sender) from a cache of the last 256 replies instead of
+ * running it again. opts->rpcbind on other schemes: IPCX_ENOTSUP. A connection that sends
+ * what is not a call header, or a broken record, is closed; a datagram dropped. */
+IPCX_API int ipcx_rpc_server_new(ipcx_rpc_server **sp, const char *url, const ipcx_rpc_opts *opts);
+/* Register a handler for (prog, vers, proc). Procedure 0 (NULL) is answered for every
+ * registered (prog, vers) without a handler. Call before the server runs. */
+IPCX_API int ipcx_rpc_register(ipcx_rpc_server *s, uint32_t prog, uint32_t vers, uint32_t proc,
+                               ipcx_rpc_handler fn, void *arg);
+/* The URL the server listens on (the real port of tcp://host:0). */
+IPCX_API int ipcx_rpc_server_url(ipcx_rpc_server *s, char *buf, size_t cap);
+/* Serve until ipcx_rpc_server_stop(): every client concurrently. 0 after a stop. */
+IPCX_API int ipcx_rpc_server_run(ipcx_rpc_server *s);
+/* The same in a thread of the server's own. */
+IPCX_API int ipcx_rpc_server_start(ipcx_rpc_server *s);
+/* Make run return (from any thread, or a signal handler: async-signal-safe). */
+IPCX_API void ipcx_rpc_server_stop(ipcx_rpc_server *s);
+/* Stop, wait for the threads, unregister from rpcbind, free. NULL is ignored. */
+IPCX_API void ipcx_rpc_server_close(ipcx_rpc_server *s);
+
+/* A client of (prog, vers) at url: any ipcx scheme, or rpc://HOST/PROG/VERS[?proto=tcp|udp]
+ * to ask HOST's rpcbind where the program is (prog and vers must then match the URL's or
+ * be 0). */
+IPCX_API int ipcx_rpc_client_new(ipcx_rpc_client **cp, const char *url, uint32_t prog,
+                                 uint32_t vers, const ipcx_rpc_opts *opts);
+/* Call proc: enc encodes args, dec decodes the results into res (NULL for void). Waits up
+ * to timeout_ms; on udp, retransmits with the same xid meanwhile. The server's refusals are
+ * IPCX_ERPC*: ipcx_rpc_client_mismatch() then gives the versions it offered. One call at a
+ * time per client. dec runs with x->alloc set (the reply buffer is reused): variable-length
+ * results given NULL pointers are malloc'd, release them with IPCX_XDR_FREE. A reply that
+ * does not decode is IPCX_EPROTO; replies to other xids (a call that timed out) are
+ * skipped. */
+IPCX_API int ipcx_rpc_call(ipcx_rpc_client *c, uint32_t proc, ipcx_xdr_fn enc, const void *args,
+                           ipcx_xdr_fn dec, void *res, int timeout_ms);
+/* After IPCX_ERPCVERS or IPCX_ERPCMISMATCH: the lowest and highest versions the server
+ * supports. */
+IPCX_API int ipcx_rpc_client_mismatch(ipcx_rpc_client *c, uint32_t *low, uint32_t *high);
+IPCX_API void ipcx_rpc_client_close(ipcx_rpc_client *c);
+
+/* ---------------------------------------------------------------------------------------
  * Raw objects, usable without channels. Object names:
  *   "NAME" or "posix:NAME"       POSIX object /ipcx.NAME (shm_open, sem_open)
  *   "sysv:0x1234"                System V object with that key
