@@ -311,7 +311,8 @@ ipcx_rpc_call(ipcx_rpc_client *c, uint32_t proc, ipcx_xdr_fn enc, const void *ar
 	int64_t deadline = ipcx__deadline(timeout_ms), next = IPCX__FOREVER;
 	unsigned char *msg;
 	size_t msglen, wire, len;
-	const unsigned char *rec;
+	/* set whenever cli_recv returns 0; GCC -O2 cannot see that (maybe-uninitialized) */
+	const unsigned char *rec = NULL;
 	int rv, retry;
 
 	if (c == NULL) {
