@@ -4,8 +4,8 @@
 #
 #   usage: smoke.sh BINDIR CASE
 #   CASE: hello_pipe fifo fifo_sigterm echo_fifo echo_unix echo_abstract echo_shm echo_tcp echo_tcp6
-#         echo_udp shmem shmem_sysv msgq msgq_sigterm.  Exit 0 pass, 1 fail, 77 skip
-#         (echo_tcp6 without IPv6).
+#         echo_udp shmem shmem_sysv msgq msgq_sigterm rpc_calc_unix rpc_calc_shm rpc_calc_tcp
+#         rpc_calc_udp.  Exit 0 pass, 1 fail, 77 skip (echo_tcp6 without IPv6).
 set -u
 
 [ $# -eq 2 ] || { echo "usage: smoke.sh BINDIR CASE" >&2; exit 2; }
@@ -141,6 +141,22 @@ shmem_case() {
 	}
 }
 
+# rpc_calc_case URL: the calculator of examples/rpc_calc on URL: the default operations,
+# then the edges of int (wrapping, INT_MIN / -1); the server stops on SIGTERM.
+rpc_calc_case() {
+	start_server rpc_calc/calc_server "$1"
+	client c1 rpc_calc/calc_client "$url"
+	expect c1 "7 + 5 = 12" "7 - 5 = 2" "7 * 5 = 35" "7 / 5 = 1" "7 / 0: division by zero"
+	client c2 rpc_calc/calc_client "$url" add 2147483647 1 sub -2147483648 1 \
+		mul 65536 65536 div -2147483648 -1 div -7 2 div 0x10 0
+	expect c2 "2147483647 + 1 = -2147483648" "-2147483648 - 1 = 2147483647" \
+		"65536 * 65536 = 0" "-2147483648 / -1 = -2147483648" "-7 / 2 = -3" \
+		"16 / 0: division by zero"
+	stop_server TERM
+	grep -q '^signal: shutting down$' "$tmp/server.out" || fail "no shutdown message"
+	expect_clean
+}
+
 case $case in
 hello_pipe)
 	$T "$bindir/hello_pipe" >"$tmp/hello.out" 2>"$tmp/hello.err" || fail "exit status $?"
@@ -202,6 +218,18 @@ fifo_sigterm)
 	;;
 echo_fifo)
 	echo_case "fifo://$run/echo.fifo" 1048576 count
+	;;
+rpc_calc_unix)
+	rpc_calc_case "unix://$run/calc.sock"
+	;;
+rpc_calc_shm)
+	rpc_calc_case "shm://ipcx-smoke-$$-$(basename "$tmp")"
+	;;
+rpc_calc_tcp)
+	rpc_calc_case "tcp://127.0.0.1:0"
+	;;
+rpc_calc_udp)
+	rpc_calc_case "udp://127.0.0.1:0"
 	;;
 echo_unix)
 	echo_case "unix://$run/echo.sock" 1048576 count
