@@ -18,7 +18,7 @@
 	XX(cat, "send and receive messages on a channel") \
 	XX(ls, "list IPC objects and their creators")     \
 	XX(rm, "remove IPC objects, or the stale ones")   \
-	XX(rpc, "ONC RPC: what rpcbind knows")            \
+	XX(rpc, "ONC RPC: ping a program, list rpcbind")  \
 	XX(bench, "measure latency and throughput of every scheme")
 
 #define CLI_CMD_DECL(name, summary) int ipcx_cmd_##name(int argc, char **argv);
