@@ -123,8 +123,10 @@ calc_handler(ipcx_rpc_req *req, void *arg)
 #define TP_SYSERR 2u /* -> SYSTEM_ERR */
 #define TP_WHOAMI 3u /* -> whoami */
 #define TP_BIG    4u /* int n -> opaque<> of n bytes (SYSTEM_ERR over max_msg) */
+#define TP_MEET   5u /* int ms -> 1 if another MEET ran at the same time within ms, else 0 */
 
 static atomic_int tp_count;
+static atomic_int tp_meet, tp_met;
 
 typedef struct whoami {
 	int32_t flavor;
@@ -166,6 +168,23 @@ tp_handler(ipcx_rpc_req *req, void *arg)
 		return ipcx_xdr_int(req->res, &n) == 0 ? IPCX_RPC_SUCCESS : IPCX_RPC_SYSTEM_ERR;
 	case TP_SYSERR:
 		return IPCX_RPC_SYSTEM_ERR;
+	case TP_MEET:
+		if (ipcx_xdr_int(req->args, &n) != 0) {
+			return IPCX_RPC_GARBAGE_ARGS;
+		}
+		if (atomic_fetch_add(&tp_meet, 1) + 1 >= 2) {
+			atomic_store(&tp_met, 1); /* two handlers inside at once */
+		}
+		{
+			/* the wait is a bound only: two handlers at once end it at once */
+			struct pollfd none = {.fd = -1};
+			for (int32_t i = 0; i < n && !atomic_load(&tp_met); i++) {
+				poll(&none, 1, 1);
+			}
+		}
+		n = atomic_load(&tp_met);
+		atomic_fetch_sub(&tp_meet, 1);
+		return ipcx_xdr_int(req->res, &n) == 0 ? IPCX_RPC_SUCCESS : IPCX_RPC_SYSTEM_ERR;
 	case TP_WHOAMI:
 		memset(&w, 0, sizeof w);
 		w.flavor = (int32_t)req->flavor;
@@ -282,7 +301,7 @@ srv_register_all(ipcx_rpc_server *s)
 		TRY_RV(ipcx_rpc_register(s, CALC_PROG, CALC_VERS, p, calc_handler, NULL), 0);
 	}
 	for (uint32_t v = 1; v <= 3; v += 2) {
-		for (uint32_t p = TP_COUNT; p <= TP_BIG; p++) {
+		for (uint32_t p = TP_COUNT; p <= TP_MEET; p++) {
 			TRY_RV(ipcx_rpc_register(s, TP_PROG, v, p, tp_handler, NULL), 0);
 		}
 	}
@@ -859,6 +878,42 @@ test_udp_retransmit_once(void **state)
 	ipcx_rpc_server_close(s);
 }
 
+/* The reply cache answers a retransmission (same sender, xid and call) with the same bytes
+ * and without running it, but the same xid for another procedure is a new call. */
+static void
+test_udp_cache_key(void **state)
+{
+	char url[1024];
+	ipcx_rpc_server *s = srv_up(scheme_named("udp"), NULL, url, sizeof url);
+	unsigned char call[256], r1[70000], r2[70000];
+	ipcx__rpc_call c = call_of(9, TP_PROG, 1, TP_COUNT);
+	size_t n = make_call(call, sizeof call, &c, NULL, 0), n1, n2;
+	raw_conn rc;
+	int rv;
+
+	(void)state;
+	atomic_store(&tp_count, 0);
+	assert_int_equal(raw_open(&rc, url), 0);
+	assert_int_equal(raw_send(&rc, call, n), 0);
+	assert_int_equal(raw_recv(&rc, r1, sizeof r1, &n1, &rv, TU_WAIT_MS), 0);
+	assert_rv(rv, 0);
+	assert_int_equal(raw_send(&rc, call, n), 0);
+	assert_int_equal(raw_recv(&rc, r2, sizeof r2, &n2, &rv, TU_WAIT_MS), 0);
+	assert_rv(rv, 0);
+	assert_int_equal(n1, 28);
+	assert_memory_equal(r1, r2, 28);
+	assert_int_equal(atomic_load(&tp_count), 1);
+	c = call_of(9, TP_PROG, 1, TP_SYSERR);
+	n = make_call(call, sizeof call, &c, NULL, 0);
+	assert_int_equal(raw_send(&rc, call, n), 0);
+	assert_int_equal(raw_recv(&rc, r2, sizeof r2, &n2, &rv, TU_WAIT_MS), 0);
+	assert_rv(rv, 0);
+	assert_int_equal(n2, 24);
+	assert_int_equal(ipcx__be32_get(r2 + 20), IPCX__RPC_SYSTEM_ERR);
+	raw_close(&rc);
+	ipcx_rpc_server_close(s);
+}
+
 /* A udp call to nobody times out within its bound, retransmitting meanwhile. */
 static void
 test_udp_timeout(void **state)
@@ -1113,6 +1168,62 @@ test_malformed_udp(void **state)
 	ipcx_rpc_server_close(s);
 }
 
+typedef struct meet_arg {
+	const char *url;
+	int32_t ms;
+	int32_t met;
+	int rv;
+} meet_arg;
+
+static void *
+meet_main(void *arg)
+{
+	meet_arg *m = arg;
+	ipcx_rpc_client *c;
+
+	if ((m->rv = ipcx_rpc_client_new(&c, m->url, TP_PROG, 1, NULL)) == 0) {
+		m->rv = ipcx_rpc_call(c, TP_MEET, xdr_int_fn, &m->ms, xdr_int_fn, &m->met,
+		                      TU_WAIT_MS);
+		ipcx_rpc_client_close(c);
+	}
+	return NULL;
+}
+
+/* Two calls at once on two connections: both handlers run together with no bound (they
+ * meet at once), never with opts.threads = 1 (each waits its 300 ms alone). */
+static void
+meet(unsigned threads, int32_t ms, int32_t want)
+{
+	char url[1024];
+	ipcx_rpc_opts o;
+	ipcx_rpc_server *s;
+	pthread_t t[2];
+	meet_arg m[2];
+
+	atomic_store(&tp_met, 0);
+	ipcx_rpc_opts_init(&o);
+	o.threads = threads;
+	s = srv_up(scheme_named("unix"), &o, url, sizeof url);
+	for (int i = 0; i < 2; i++) {
+		m[i] = (meet_arg){url, ms, -1, -1};
+		assert_int_equal(pthread_create(&t[i], NULL, meet_main, &m[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		assert_rv(m[i].rv, 0);
+		assert_int_equal(m[i].met, want);
+	}
+	ipcx_rpc_server_close(s);
+}
+
+static void
+test_threads_bound(void **state)
+{
+	(void)state;
+	meet(0, TU_WAIT_MS / 2, 1);
+	meet(1, 300, 0);
+}
+
 static ipcx_rpc_server *sig_server;
 
 static void
@@ -1187,12 +1298,14 @@ main(int argc, char **argv)
 	const struct CMUnitTest misc[] = {
 	        cmocka_unit_test_setup_teardown(test_udp_retransmit_once, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_udp_timeout, tu_setup, tu_teardown),
+	        cmocka_unit_test_setup_teardown(test_udp_cache_key, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_concurrent_unix, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_concurrent_shm, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed_unix, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed_tcp, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed_udp, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_stop_from_signal, tu_setup, tu_teardown),
+	        cmocka_unit_test_setup_teardown(test_threads_bound, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_api_errors, tu_setup, tu_teardown),
 	};
 	char group[64];

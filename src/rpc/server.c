@@ -45,9 +45,13 @@ typedef struct srv_conn {
 	atomic_bool done;
 } srv_conn;
 
-/* A udp reply kept for a retransmission of its call: same xid and same sender. */
+/* A udp reply kept for a retransmission of its call: the same sender and the same first
+ * words (xid, msg_type, rpcvers, prog, vers, proc, as libtirpc's cache keys them): a client
+ * that reuses an xid for another procedure does not get a stale answer. */
+#define SRV_KEY 24
 typedef struct srv_cached {
-	uint32_t xid;
+	unsigned char key[SRV_KEY];
+	size_t keylen;
 	struct sockaddr_storage from;
 	socklen_t fromlen;
 	uint64_t used; /* LRU clock; 0: empty */
@@ -598,12 +602,15 @@ srv_run_streams(ipcx_rpc_server *s)
 /* ---- udp -------------------------------------------------------------------------------- */
 
 static srv_cached *
-srv_cache_find(ipcx_rpc_server *s, uint32_t xid, const struct sockaddr_storage *from, socklen_t fl)
+srv_cache_find(ipcx_rpc_server *s, const unsigned char *call, size_t n,
+               const struct sockaddr_storage *from, socklen_t fl)
 {
+	size_t kl = n < SRV_KEY ? n : SRV_KEY;
+
 	for (size_t i = 0; i < SRV_CACHE; i++) {
 		srv_cached *e = &s->cache[i];
-		if (e->used != 0 && e->xid == xid && e->fromlen == fl &&
-		    memcmp(&e->from, from, fl) == 0) {
+		if (e->used != 0 && e->keylen == kl && memcmp(e->key, call, kl) == 0 &&
+		    e->fromlen == fl && memcmp(&e->from, from, fl) == 0) {
 			e->used = ++s->clock;
 			return e;
 		}
@@ -612,8 +619,9 @@ srv_cache_find(ipcx_rpc_server *s, uint32_t xid, const struct sockaddr_storage *
 }
 
 static void
-srv_cache_put(ipcx_rpc_server *s, uint32_t xid, const struct sockaddr_storage *from, socklen_t fl,
-              const unsigned char *reply, size_t len)
+srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
+              const struct sockaddr_storage *from, socklen_t fl, const unsigned char *reply,
+              size_t len)
 {
 	srv_cached *e = &s->cache[0];
 	unsigned char *copy = malloc(len);
@@ -630,7 +638,8 @@ srv_cache_put(ipcx_rpc_server *s, uint32_t xid, const struct sockaddr_storage *f
 	memcpy(copy, reply, len);
 	e->reply = copy;
 	e->len = len;
-	e->xid = xid;
+	e->keylen = n < SRV_KEY ? n : SRV_KEY;
+	memcpy(e->key, call, e->keylen);
 	memcpy(&e->from, from, fl);
 	e->fromlen = fl;
 	e->used = ++s->clock;
@@ -657,7 +666,7 @@ srv_run_udp(ipcx_rpc_server *s)
 		if (ipcx__rpc_peek(rx, (size_t)n, &xid, &type) != 0 || type != IPCX__RPC_CALL) {
 			continue;
 		}
-		if ((e = srv_cache_find(s, xid, &from, fl)) != NULL) {
+		if ((e = srv_cache_find(s, rx, (size_t)n, &from, fl)) != NULL) {
 			sendto(s->ufd, e->reply, e->len, MSG_DONTWAIT, (struct sockaddr *)&from,
 			       fl);
 			continue;
@@ -665,7 +674,7 @@ srv_run_udp(ipcx_rpc_server *s)
 		if (ipcx__rpc_serve_one(s, rx, (size_t)n, NULL, tx, cap, &outlen) != 0) {
 			continue;
 		}
-		srv_cache_put(s, xid, &from, fl, tx, outlen);
+		srv_cache_put(s, rx, (size_t)n, &from, fl, tx, outlen);
 		sendto(s->ufd, tx, outlen, MSG_DONTWAIT, (struct sockaddr *)&from, fl);
 	}
 	free(rx);
