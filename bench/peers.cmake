@@ -27,8 +27,19 @@ if(IPCX_BENCH_PEERS)
   endif()
 endif()
 
+# `ipcx bench --rpc`: libtirpc's client and server beside ipcx's (libtirpc-dev); without it
+# the tirpc rows say so. Not behind IPCX_BENCH_PEERS: the RPC targets are measured on them.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(IPCX_BENCH_TIRPC QUIET IMPORTED_TARGET libtirpc)
+endif()
+
 # Link the peers found into target (ipcx, ipcx-bench).
 function(ipcx_bench_peers target)
+  if(IPCX_BENCH_TIRPC_FOUND)
+    target_compile_definitions(${target} PRIVATE IPCX_BENCH_TIRPC)
+    target_link_libraries(${target} PRIVATE PkgConfig::IPCX_BENCH_TIRPC)
+  endif()
   if(NOT IPCX_BENCH_PEERS)
     return()
   endif()

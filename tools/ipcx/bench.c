@@ -3,6 +3,7 @@
  * between two pinned processes, beside the raw-syscall baseline of the same job in the same run.
  */
 #include "bench_int.h"
+#include "bench_rpc.h"
 #include "cmd.h"
 
 #include <dirent.h>
@@ -1326,7 +1327,7 @@ bench_usage(FILE *f)
 	fprintf(f,
 	        "usage: ipcx bench [--scheme S[,S...]] [--size BYTES[,...]] [--quick] [--runs N]\n"
 	        "                  [--timeout MS] [--cpus A,B] [--peers] [--csv | --json]\n"
-	        "                  [--plot FILE.png] [--help]\n"
+	        "                  [--plot FILE.png] [--rpc] [--help]\n"
 	        "\n"
 	        "For each scheme and size, two processes pinned to different CPUs measure the\n"
 	        "ping-pong round trip (p50, p99; p99.9 in full mode) and one-way streaming\n"
@@ -1360,6 +1361,10 @@ bench_usage(FILE *f)
 	        "  --csv           one CSV line per implementation instead of the table\n"
 	        "  --json          one JSON document instead of the table\n"
 	        "  --plot FILE.png draw round-trip p50 and msgs/s per scheme and size (gnuplot)\n"
+	        "  --rpc           instead: ONC RPC NULL calls (p50, p99, calls/s; %d clients\n"
+	        "                  at once) of ipcx over unix://, tcp://, shm:// beside libtirpc\n"
+	        "                  over AF_UNIX and TCP (where built with libtirpc-dev), and\n"
+	        "                  the RPC targets\n"
 	        "  --help          this text\n"
 	        "\n"
 	        "Zero-copy rows (shm+loan, iceoryx) write every byte of a message into the loaned\n"
@@ -1367,7 +1372,7 @@ bench_usage(FILE *f)
 	        "in place without copying it out; the other rows send from a buffer, copied.\n"
 	        "\n"
 	        "Exit status: 0 all measured, 1 a scheme failed (the rest still run), 2 usage.\n",
-	        BENCH_MAX_RUNS);
+	        BENCH_MAX_RUNS, BENCH_RPC_CLIENTS);
 }
 
 static int
@@ -1488,19 +1493,26 @@ int
 ipcx_cmd_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	        {"scheme", required_argument, NULL, 's'},  {"size", required_argument, NULL, 'S'},
-	        {"quick", no_argument, NULL, 'q'},         {"runs", required_argument, NULL, 'r'},
-	        {"timeout", required_argument, NULL, 't'}, {"cpus", required_argument, NULL, 'p'},
-	        {"csv", no_argument, NULL, 'c'},           {"json", no_argument, NULL, 'j'},
-	        {"peers", no_argument, NULL, 'P'},         {"plot", required_argument, NULL, 'g'},
-	        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	        {"scheme", required_argument, NULL, 's'},
+	        {"size", required_argument, NULL, 'S'},
+	        {"quick", no_argument, NULL, 'q'},
+	        {"runs", required_argument, NULL, 'r'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"cpus", required_argument, NULL, 'p'},
+	        {"csv", no_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"peers", no_argument, NULL, 'P'},
+	        {"plot", required_argument, NULL, 'g'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"rpc", no_argument, NULL, 'R'},
+	        {NULL, 0, NULL, 0},
 	};
 	bool sel[BENCH_NSCHEMES] = {false};
 	int cpus[2] = {-1, -1};
 	char junk;
 	size_t sizes[BENCH_MAX_SIZES];
 	int nsizes = 0, runs = 0, opt, nfailed = 0;
-	bool any_sel = false, plot_failed = false;
+	bool any_sel = false, plot_failed = false, rpc = false;
 	char note[1024] = "", *end;
 	const char *plot = NULL;
 	bench_rows kept = {NULL, 0, 0};
@@ -1588,6 +1600,9 @@ ipcx_cmd_bench(int argc, char **argv)
 			}
 			plot = optarg;
 			break;
+		case 'R':
+			rpc = true;
+			break;
 		case 'h':
 			bench_usage(stdout);
 			return IPCX_EXIT_OK;
@@ -1600,6 +1615,11 @@ ipcx_cmd_bench(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "ipcx bench: unexpected argument '%s'\n", argv[optind]);
 		bench_usage(stderr);
+		return IPCX_EXIT_USAGE;
+	}
+	if (rpc && (any_sel || nsizes > 0 || cfg.peers || plot != NULL)) {
+		fprintf(stderr, "ipcx bench: --rpc measures its own rows: no --scheme, --size, "
+		                "--peers or --plot with it\n");
 		return IPCX_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < BENCH_NSCHEMES; i++) {
@@ -1659,6 +1679,9 @@ ipcx_cmd_bench(int argc, char **argv)
 		}
 	}
 	bench_machine_probe(&mach);
+	if (rpc) {
+		return bench_rpc_main(&cfg, &mach, note);
+	}
 
 	memset(&br, 0, sizeof br);
 	br.cfg = &cfg;
