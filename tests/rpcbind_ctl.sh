@@ -8,12 +8,18 @@
 #                                          when none can run here: not root, not installed,
 #                                          port 111 taken by something else
 #          rpcbind_ctl.sh stop STATEDIR    stop it, remove its files and STATEDIR
-# Tests that use it hold the CTest RESOURCE_LOCK "rpcbind": one rpcbind per machine at a time.
+# One rpcbind per machine at a time: tests that use it hold the CTest RESOURCE_LOCK "rpcbind"
+# (one ctest run) and, for as long as they run, flock(2) on the rpcbind binary itself (every
+# build tree and user on the machine: `make test` of two trees at once would otherwise stop
+# each other's rpcbind and register the same program). Locking a file that exists wherever
+# the tests can run leaves nothing behind.
+#          rpcbind_ctl.sh lockfile             print the file to lock
 set -u
 
-[ $# -eq 2 ] || { echo "usage: rpcbind_ctl.sh start|stop STATEDIR" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: rpcbind_ctl.sh start|stop STATEDIR | lockfile" >&2; exit 2; }
 mode=$1
-state=$2
+state=${2:-}
+[ "$mode" = lockfile ] || [ -n "$state" ] || { echo "rpcbind_ctl.sh: STATEDIR needed" >&2; exit 2; }
 RPCBIND=${RPCBIND:-/usr/sbin/rpcbind}
 files=(/run/rpcbind.sock /run/rpcbind.lock /run/rpcbind)
 
@@ -35,6 +41,10 @@ alive() {
 }
 
 case $mode in
+lockfile)
+	echo "$RPCBIND"
+	exit 0
+	;;
 start)
 	[ "$(id -u)" -eq 0 ] || skip "rpcbind must be started as root"
 	[ -x "$RPCBIND" ] || skip "$RPCBIND is not installed (scripts/deps installs rpcbind)"
@@ -57,7 +67,8 @@ start)
 	done
 	# -f: stay in the foreground, so that the pid is rpcbind's; no -w: no warm start from
 	# state files an earlier run may have left. setsid: out of the test's process group.
-	setsid "$RPCBIND" -f </dev/null >"$state/rpcbind.log" 2>&1 &
+	# (the daemon must not inherit the test's lock: fds 3-9 closed)
+	setsid "$RPCBIND" -f </dev/null >"$state/rpcbind.log" 2>&1 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- &
 	pid=$!
 	echo "$pid" >"$state/pid"
 	# rpcbind says nothing when it is ready: poll until it answers, bounded (10 s).
