@@ -1266,9 +1266,19 @@ test_api_errors(void **state)
 	ipcx_rpc_server *s;
 	ipcx_rpc_client *c;
 	char url[1024];
+	ipcx_rpc_opts o;
 
 	(void)state;
 	assert_rv(ipcx_rpc_server_new(&s, "pipe:", NULL), IPCX_ENOTSUP);
+	/* rpcbind knows ports, not socket paths; and a max_msg too small for any header */
+	ipcx_rpc_opts_init(&o);
+	o.rpcbind = 1;
+	url_unix(url, sizeof url);
+	assert_rv(ipcx_rpc_server_new(&s, url, &o), IPCX_ENOTSUP);
+	ipcx_rpc_opts_init(&o);
+	o.max_msg = 63;
+	assert_rv(ipcx_rpc_server_new(&s, url, &o), IPCX_EINVAL);
+	assert_rv(ipcx_rpc_client_new(&c, url, 1, 1, &o), IPCX_EINVAL);
 	url_unix(url, sizeof url);
 	assert_rv(ipcx_rpc_server_new(&s, url, NULL), 0);
 	assert_rv(ipcx_rpc_register(s, 1, 1, 1, NULL, NULL), IPCX_EINVAL);
