@@ -30,7 +30,7 @@ check "bench --rpc --quick: exit 0" test "$rc" -eq 0
 for row in rpc-unix rpc-tcp rpc-shm; do
 	check "row $row has figures" grep -Eq "^$row +[^ ]+ +[0-9.]+ \[" "$D/out"
 done
-for row in tirpc-unix tirpc-tcp; do
+for row in tirpc-unix tirpc-tcp 'ipcx>tirpc' 'tirpc>ipcx'; do
 	check "row $row has figures or says libtirpc is missing" \
 		grep -Eq "^$row +[^ ]+ +([0-9.]+ \[|skipped: .*libtirpc)" "$D/out"
 done
@@ -42,8 +42,8 @@ rc=0
 check "--rpc with --scheme: usage error (2)" test "$rc" -eq 2
 rc=0
 timeout 120 "$IPCX" bench --rpc --quick --runs 1 --csv >"$D/csv" 2>/dev/null || rc=$?
-check "--csv: exit 0, 5 rows and 3 targets" eval \
-	'test "$rc" -eq 0 && test "$(grep -c "^rpc-\|^tirpc-" "$D/csv")" -eq 5 &&
+check "--csv: exit 0, 7 rows and 3 targets" eval \
+	'test "$rc" -eq 0 && test "$(grep -c "^rpc-\|^tirpc\|^ipcx>" "$D/csv")" -eq 7 &&
 	 test "$(grep -c "^target," "$D/csv")" -eq 3'
 rm -f "$D/csv"
 exit $fail

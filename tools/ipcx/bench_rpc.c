@@ -25,17 +25,22 @@
 typedef struct rpc_impl {
 	const char *name;
 	const char *transport;
-	bool tirpc;
+	bool tirpc_srv;   /* the server is libtirpc's, else ipcx's */
+	bool tirpc;       /* the client is libtirpc's, else ipcx's */
 	int net;          /* tirpc: enum bench_rpc_net */
 	const char *tmpl; /* ipcx: the server's URL; %D the private directory, %P pid */
 } rpc_impl;
 
 static const rpc_impl rpc_impls[] = {
-        {"rpc-unix", "unix://", false, 0, "unix://%D/rpc.sock"},
-        {"rpc-tcp", "tcp://", false, 0, "tcp://127.0.0.1:0"},
-        {"rpc-shm", "shm://", false, 0, "shm://ipcx-bench-rpc-%P"},
-        {"tirpc-unix", "AF_UNIX", true, BENCH_RPC_UNIX, "%D/tirpc.sock"},
-        {"tirpc-tcp", "TCP", true, BENCH_RPC_TCP, NULL},
+        {"rpc-unix", "unix://", false, false, 0, "unix://%D/rpc.sock"},
+        {"rpc-tcp", "tcp://", false, false, 0, "tcp://127.0.0.1:0"},
+        {"rpc-shm", "shm://", false, false, 0, "shm://ipcx-bench-rpc-%P"},
+        {"tirpc-unix", "AF_UNIX", true, true, BENCH_RPC_UNIX, "%D/tirpc.sock"},
+        {"tirpc-tcp", "TCP", true, true, BENCH_RPC_TCP, NULL},
+        /* the two mixed pairs on TCP: which side a difference between the rows above
+         * comes from */
+        {"ipcx>tirpc", "TCP", true, false, BENCH_RPC_TCP, NULL},
+        {"tirpc>ipcx", "TCP", false, true, BENCH_RPC_TCP, "tcp://127.0.0.1:0"},
 };
 #define RPC_NIMPLS ((int)(sizeof rpc_impls / sizeof rpc_impls[0]))
 
@@ -160,7 +165,7 @@ rpc_server_main(const rpc_impl *im, const char *addr, int fd, int cpu)
 	rpc_pin(cpu);
 	rpc_srv_fd = fd;
 	snprintf(rpc_srv_addr, sizeof rpc_srv_addr, "%s", addr);
-	if (im->tirpc) {
+	if (im->tirpc_srv) {
 		signal(SIGTERM, SIG_DFL);
 		bench_tirpc_serve(im->net, rpc_srv_addr, sizeof rpc_srv_addr, rpc_srv_ready);
 		_exit(1);
@@ -396,7 +401,7 @@ rpc_row(const rpc_impl *im, const bench_config *cfg, const char *dir, rpc_result
 	pid_t srv;
 
 	memset(res, 0, sizeof *res);
-	if (im->tirpc && bench_tirpc_missing != NULL) {
+	if ((im->tirpc || im->tirpc_srv) && bench_tirpc_missing != NULL) {
 		res->skipped = true;
 		snprintf(res->err, sizeof res->err, "%s", bench_tirpc_missing);
 		return;
@@ -429,7 +434,14 @@ rpc_row(const rpc_impl *im, const bench_config *cfg, const char *dir, rpc_result
 		         r.err[0] != '\0' ? r.err : "the server did not start in time");
 		goto out;
 	}
-	snprintf(addr, sizeof addr, "%s", r.addr);
+	/* libtirpc's side says 127.0.0.1:PORT, ipcx's tcp://127.0.0.1:PORT */
+	if (im->tirpc_srv && !im->tirpc && im->net == BENCH_RPC_TCP) {
+		snprintf(addr, sizeof addr, "tcp://%.*s", (int)sizeof addr - 7, r.addr);
+	} else if (!im->tirpc_srv && im->tirpc && strncmp(r.addr, "tcp://", 6) == 0) {
+		snprintf(addr, sizeof addr, "%.*s", (int)sizeof addr - 1, r.addr + 6);
+	} else {
+		snprintf(addr, sizeof addr, "%s", r.addr);
+	}
 	for (int run = 0; run < cfg->runs; run++) {
 		rpc_rep one, many;
 		if (rpc_run(im, addr, cfg, 1, &one, res->err, sizeof res->err) != 0 ||
