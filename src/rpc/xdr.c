@@ -232,7 +232,7 @@ int
 ipcx_xdr_bytes(ipcx_xdr *x, void **p, uint32_t *n, uint32_t max)
 {
 	const unsigned char *src;
-	uint32_t len;
+	uint32_t len = 0; /* set by opaque_ref; GCC -O3 cannot see it (Release -Werror) */
 	void *dst;
 
 	if (x->err != 0) {
