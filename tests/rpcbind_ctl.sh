@@ -50,6 +50,24 @@ start)
 	[ -x "$RPCBIND" ] || skip "$RPCBIND is not installed (scripts/deps installs rpcbind)"
 	command -v rpcinfo >/dev/null || skip "rpcinfo is not installed"
 	mkdir "$state" || exit 1 # a fresh directory: stop removes it
+	# An rpcbind this script started for a test that was killed before its stop (a CTest
+	# timeout): marked by IPCX_TEST_RPCBIND in its environment. The caller holds the
+	# machine-wide lock, so no live test owns it: end it and remove its files.
+	for p in $(pgrep -x rpcbind); do
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx IPCX_TEST_RPCBIND=1 &&
+			alive "$p"; then
+			echo "rpcbind_ctl: ending rpcbind $p left by a killed test" >&2
+			kill -TERM "$p"
+			for i in $(seq 1 100); do
+				alive "$p" || break
+				sleep 0.05
+			done
+			alive "$p" && kill -KILL "$p"
+			rm -f /run/rpcbind/rpcbind.xdr /run/rpcbind/portmap.xdr /run/rpcbind.sock \
+				/run/rpcbind.lock
+			rmdir /run/rpcbind 2>/dev/null
+		fi
+	done
 	if port111_open; then
 		# The system's own rpcbind (Debian starts one when the package is installed
 		# where systemd runs): the tests use it, and stop leaves it alone.
@@ -68,7 +86,8 @@ start)
 	# -f: stay in the foreground, so that the pid is rpcbind's; no -w: no warm start from
 	# state files an earlier run may have left. setsid: out of the test's process group.
 	# (the daemon must not inherit the test's lock: fds 3-9 closed)
-	setsid "$RPCBIND" -f </dev/null >"$state/rpcbind.log" 2>&1 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- &
+	IPCX_TEST_RPCBIND=1 setsid "$RPCBIND" -f </dev/null >"$state/rpcbind.log" 2>&1 \
+		3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- &
 	pid=$!
 	echo "$pid" >"$state/pid"
 	# rpcbind says nothing when it is ready: poll until it answers, bounded (10 s).
