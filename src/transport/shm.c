@@ -146,7 +146,6 @@ typedef struct shm_chan {
 	ipcx_chan *sock; /* the unix channel: the life line, peer credentials */
 	int sfd;
 	unsigned char *map;
-	size_t map_size;
 	bool map_foreign; /* ipcx__shm_chan_from_mem: the caller's memory, not a mapping */
 	int own_ev;       /* written by the peer when we sleep deeply or poll */
 	int peer_ev;      /* ours to write */
@@ -1447,7 +1446,6 @@ shm_seg_create(shm_chan *s, uint64_t ring_size)
 	if ((rv = shm_map_get(fd, (size_t)seg, &s->map)) != 0) {
 		goto fail;
 	}
-	s->map_size = (size_t)seg;
 	h = (struct shm_seg *)s->map;
 	memcpy(h->magic, SHM_MAGIC, 8);
 	h->version = SHM_VERSION;
@@ -1490,7 +1488,6 @@ shm_seg_attach(shm_chan *s, int fd, const struct shm_reply *rp)
 	if (shm_map_get(fd, (size_t)seg, &s->map) != 0) {
 		return IPCX_EPROTO;
 	}
-	s->map_size = (size_t)seg;
 	h = (struct shm_seg *)s->map;
 	if (memcmp(h->magic, SHM_MAGIC, 8) != 0 || h->version != SHM_VERSION ||
 	    h->ring_size != rs) {
@@ -1777,7 +1774,6 @@ ipcx__shm_chan_from_mem(ipcx_chan **cp, void *seg, uint64_t ring_size, int txi, 
 		return rv;
 	}
 	s->map = seg;
-	s->map_size = (size_t)shm_seg_size(ring_size);
 	s->map_foreign = true;
 	shm_chan_rings(s, ring_size, txi);
 	*cp = &s->base;
