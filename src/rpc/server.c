@@ -56,6 +56,7 @@ typedef struct srv_cached {
 	socklen_t fromlen;
 	uint64_t used; /* LRU clock; 0: empty */
 	size_t len;
+	size_t cap; /* reply's size: an evicted entry's buffer is reused when large enough */
 	unsigned char *reply;
 } srv_cached;
 
@@ -624,19 +625,22 @@ srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
               size_t len)
 {
 	srv_cached *e = &s->cache[0];
-	unsigned char *copy = malloc(len);
 
-	if (copy == NULL) {
-		return; /* a retransmission then runs the call again: better than no reply */
-	}
 	for (size_t i = 1; i < SRV_CACHE && e->used != 0; i++) {
 		if (s->cache[i].used < e->used) {
 			e = &s->cache[i];
 		}
 	}
-	free(e->reply);
-	memcpy(copy, reply, len);
-	e->reply = copy;
+	if (len > e->cap) {
+		/* no allocation per call once the cache is warm: most replies fit the old buffer */
+		unsigned char *b = realloc(e->reply, len);
+		if (b == NULL) {
+			return; /* a retransmission then runs the call again: better than no reply */
+		}
+		e->reply = b;
+		e->cap = len;
+	}
+	memcpy(e->reply, reply, len);
 	e->len = len;
 	e->keylen = n < SRV_KEY ? n : SRV_KEY;
 	memcpy(e->key, call, e->keylen);
