@@ -41,45 +41,9 @@ typedef struct scheme {
 } scheme;
 
 static void
-url_fifo(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "srv");
-	snprintf(buf, cap, "fifo://%s", p);
-}
-
-static void
-url_unix(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "sock");
-	snprintf(buf, cap, "unix://%s", p);
-}
-
-static void
 url_abstract(char *buf, size_t cap)
 {
 	snprintf(buf, cap, "unix:@ipcx-test-%d-%u", (int)getpid(), tu_next());
-}
-
-static void
-url_tcp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "tcp://127.0.0.1:0");
-}
-
-static void
-url_tcp6(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "tcp://[::1]:0");
-}
-
-static void
-url_udp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "udp://127.0.0.1:0");
 }
 
 /* mq: a queue name; the defaults are read from /proc/sys/fs/mqueue in main() */
@@ -91,25 +55,7 @@ url_mq(char *buf, size_t cap)
 
 #define MQ_MAX ((size_t)8192) /* fs.mqueue.msgsize_max, the default message size */
 
-/* sysvmq: ftok of the test's own directory (exists, unique), a proj that varies per call */
-static void
-url_sysvmq(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "sysvmq://%s?proj=%u", tu_dir(),
-	         ((unsigned)getpid() + tu_next()) % 255 + 1);
-}
-
 #define SYSVMQ_MAX ((size_t)8191) /* kernel.msgmax (8192) minus ipcx's 1-byte header */
-
-/* file: the listener's rendezvous log; each client gets a private pair of logs through it */
-static void
-url_file(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "log");
-	snprintf(buf, cap, "file://%s", p);
-}
 
 /* shm: an abstract socket name, unique per test process */
 static void
@@ -120,15 +66,15 @@ url_shm(char *buf, size_t cap)
 
 static const scheme schemes[] = {
         {"pipe", NULL, true, IPCX_DEFAULT_MAX_MSG},
-        {"fifo", url_fifo, true, IPCX_DEFAULT_MAX_MSG},
-        {"unix", url_unix, true, IPCX_DEFAULT_MAX_MSG},
+        {"fifo", tu_url_fifo, true, IPCX_DEFAULT_MAX_MSG},
+        {"unix", tu_url_unix, true, IPCX_DEFAULT_MAX_MSG},
         {"unix_abstract", url_abstract, true, IPCX_DEFAULT_MAX_MSG},
-        {"tcp", url_tcp, true, IPCX_DEFAULT_MAX_MSG},
-        {"tcp6", url_tcp6, true, IPCX_DEFAULT_MAX_MSG},
-        {"udp", url_udp, false, UDP_MAX},
+        {"tcp", tu_url_tcp, true, IPCX_DEFAULT_MAX_MSG},
+        {"tcp6", tu_url_tcp6, true, IPCX_DEFAULT_MAX_MSG},
+        {"udp", tu_url_udp, false, UDP_MAX},
         {"mq", url_mq, true, MQ_MAX},
-        {"sysvmq", url_sysvmq, true, SYSVMQ_MAX},
-        {"file", url_file, true, IPCX_DEFAULT_MAX_MSG},
+        {"sysvmq", tu_url_sysvmq, true, SYSVMQ_MAX},
+        {"file", tu_url_file, true, IPCX_DEFAULT_MAX_MSG},
         {"shm", url_shm, true, IPCX_DEFAULT_MAX_MSG},
 };
 

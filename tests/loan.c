@@ -35,55 +35,9 @@ typedef struct scheme {
 } scheme;
 
 static void
-url_fifo(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "srv");
-	snprintf(buf, cap, "fifo://%s", p);
-}
-
-static void
-url_unix(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "sock");
-	snprintf(buf, cap, "unix://%s", p);
-}
-
-static void
-url_tcp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "tcp://127.0.0.1:0");
-}
-
-static void
-url_udp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "udp://127.0.0.1:0");
-}
-
-static void
 url_mq(char *buf, size_t cap)
 {
 	snprintf(buf, cap, "mq:///loan-%d-%u", (int)getpid(), tu_next());
-}
-
-static void
-url_sysvmq(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "sysvmq://%s?proj=%u", tu_dir(),
-	         ((unsigned)getpid() + tu_next()) % 255 + 1);
-}
-
-static void
-url_file(char *buf, size_t cap)
-{
-	char p[512];
-
-	tu_path(p, sizeof p, "log");
-	snprintf(buf, cap, "file://%s", p);
 }
 
 static void
@@ -99,10 +53,10 @@ url_shm_small(char *buf, size_t cap)
 }
 
 static const scheme schemes[] = {
-        {"pipe", NULL, true, true, false},         {"fifo", url_fifo, true, true, false},
-        {"unix", url_unix, true, true, false},     {"tcp", url_tcp, true, true, false},
-        {"udp", url_udp, false, false, false},     {"mq", url_mq, true, true, false},
-        {"sysvmq", url_sysvmq, true, true, false}, {"file", url_file, true, false, false},
+        {"pipe", NULL, true, true, false},         {"fifo", tu_url_fifo, true, true, false},
+        {"unix", tu_url_unix, true, true, false},     {"tcp", tu_url_tcp, true, true, false},
+        {"udp", tu_url_udp, false, false, false},     {"mq", url_mq, true, true, false},
+        {"sysvmq", tu_url_sysvmq, true, true, false}, {"file", tu_url_file, true, false, false},
         {"shm", url_shm, true, true, true},        {"shm_small", url_shm_small, true, true, true},
 };
 

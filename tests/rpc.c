@@ -218,37 +218,9 @@ typedef struct scheme {
 } scheme;
 
 static void
-url_fifo(char *buf, size_t cap)
-{
-	char p[512];
-	tu_path(p, sizeof p, "srv");
-	snprintf(buf, cap, "fifo://%s", p);
-}
-
-static void
-url_unix(char *buf, size_t cap)
-{
-	char p[512];
-	tu_path(p, sizeof p, "sock");
-	snprintf(buf, cap, "unix://%s", p);
-}
-
-static void
 url_abstract(char *buf, size_t cap)
 {
 	snprintf(buf, cap, "unix:@ipcx-rpc-%d-%u", (int)getpid(), tu_next());
-}
-
-static void
-url_tcp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "tcp://127.0.0.1:0");
-}
-
-static void
-url_udp(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "udp://127.0.0.1:0");
 }
 
 static void
@@ -258,35 +230,20 @@ url_mq(char *buf, size_t cap)
 }
 
 static void
-url_sysvmq(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "sysvmq://%s?proj=%u", tu_dir(),
-	         ((unsigned)getpid() + tu_next()) % 255 + 1);
-}
-
-static void
-url_file(char *buf, size_t cap)
-{
-	char p[512];
-	tu_path(p, sizeof p, "log");
-	snprintf(buf, cap, "file://%s", p);
-}
-
-static void
 url_shm(char *buf, size_t cap)
 {
 	snprintf(buf, cap, "shm://rpc-%d-%u", (int)getpid(), tu_next());
 }
 
 static const scheme schemes[] = {
-        {"fifo", url_fifo, false},
-        {"unix", url_unix, true},
+        {"fifo", tu_url_fifo, false},
+        {"unix", tu_url_unix, true},
         {"unix_abstract", url_abstract, true},
-        {"tcp", url_tcp, false},
-        {"udp", url_udp, false},
+        {"tcp", tu_url_tcp, false},
+        {"udp", tu_url_udp, false},
         {"mq", url_mq, false},
-        {"sysvmq", url_sysvmq, false},
-        {"file", url_file, false},
+        {"sysvmq", tu_url_sysvmq, false},
+        {"file", tu_url_file, false},
         {"shm", url_shm, true},
 };
 
@@ -1242,7 +1199,7 @@ test_stop_from_signal(void **state)
 	pid_t pid, me = getpid();
 
 	(void)state;
-	url_unix(lurl, sizeof lurl);
+	tu_url_unix(lurl, sizeof lurl);
 	assert_rv(ipcx_rpc_server_new(&sig_server, lurl, NULL), 0);
 	assert_int_equal(srv_register_all(sig_server), 0);
 	assert_rv(ipcx_rpc_server_url(sig_server, url, sizeof url), 0);
@@ -1273,13 +1230,13 @@ test_api_errors(void **state)
 	/* rpcbind knows ports, not socket paths; and a max_msg too small for any header */
 	ipcx_rpc_opts_init(&o);
 	o.rpcbind = 1;
-	url_unix(url, sizeof url);
+	tu_url_unix(url, sizeof url);
 	assert_rv(ipcx_rpc_server_new(&s, url, &o), IPCX_ENOTSUP);
 	ipcx_rpc_opts_init(&o);
 	o.max_msg = 63;
 	assert_rv(ipcx_rpc_server_new(&s, url, &o), IPCX_EINVAL);
 	assert_rv(ipcx_rpc_client_new(&c, url, 1, 1, &o), IPCX_EINVAL);
-	url_unix(url, sizeof url);
+	tu_url_unix(url, sizeof url);
 	assert_rv(ipcx_rpc_server_new(&s, url, NULL), 0);
 	assert_rv(ipcx_rpc_register(s, 1, 1, 1, NULL, NULL), IPCX_EINVAL);
 	assert_rv(ipcx_rpc_register(s, 1, 1, 1, calc_handler, NULL), 0);

@@ -63,6 +63,58 @@ tu_path(char *buf, size_t cap, const char *stem)
 	}
 }
 
+void
+tu_url_fifo(char *buf, size_t cap)
+{
+	char p[512];
+
+	tu_path(p, sizeof p, "srv");
+	snprintf(buf, cap, "fifo://%s", p);
+}
+
+void
+tu_url_unix(char *buf, size_t cap)
+{
+	char p[512];
+
+	tu_path(p, sizeof p, "sock");
+	snprintf(buf, cap, "unix://%s", p);
+}
+
+void
+tu_url_tcp(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "tcp://127.0.0.1:0");
+}
+
+void
+tu_url_tcp6(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "tcp://[::1]:0");
+}
+
+void
+tu_url_udp(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "udp://127.0.0.1:0");
+}
+
+void
+tu_url_sysvmq(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "sysvmq://%s?proj=%u", tu_dir(),
+	         ((unsigned)getpid() + tu_next()) % 255 + 1);
+}
+
+void
+tu_url_file(char *buf, size_t cap)
+{
+	char p[512];
+
+	tu_path(p, sizeof p, "log");
+	snprintf(buf, cap, "file://%s", p);
+}
+
 int
 tu_setup(void **state)
 {

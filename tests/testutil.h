@@ -88,6 +88,21 @@ void tu_path(char *buf, size_t cap, const char *stem);
 /* A process-unique counter. */
 unsigned tu_next(void);
 
+/* ---- listen URLs --------------------------------------------------------------------- */
+
+/* Listen URLs for the schemes whose address is the same in every suite, each unique per call
+ * where the scheme needs it: fifo, unix and file paths in the test's directory (tu_path),
+ * tcp/udp port 0 on loopback, sysvmq ftok of the test's directory with a proj that varies
+ * per call. (Names in a namespace - unix abstract, mq, shm - carry each suite's own tag and
+ * stay in the suite.) */
+void tu_url_fifo(char *buf, size_t cap);
+void tu_url_unix(char *buf, size_t cap);
+void tu_url_tcp(char *buf, size_t cap);
+void tu_url_tcp6(char *buf, size_t cap);
+void tu_url_udp(char *buf, size_t cap);
+void tu_url_sysvmq(char *buf, size_t cap);
+void tu_url_file(char *buf, size_t cap);
+
 /* ---- processes ----------------------------------------------------------------------- */
 
 /* fork(2); in the child the cmocka signal handlers are reset and an alarm is armed. The
