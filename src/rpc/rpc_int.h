@@ -338,15 +338,13 @@ typedef struct ipcx__rpc_reply {
 	uint32_t auth;
 } ipcx__rpc_reply;
 
-/* authsys_parms, the body of an AUTH_SYS credential. */
-typedef struct ipcx__rpc_authsys {
-	uint32_t stamp;
-	char machine[IPCX__RPC_MACHINE_MAX + 1]; /* NUL-terminated */
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t ngids;
-	uint32_t gids[IPCX__RPC_AUTH_GIDS];
-} ipcx__rpc_authsys;
+/* authsys_parms, the body of an AUTH_SYS credential: the public struct itself, so that a
+ * server decodes a credential straight into what its handler sees. */
+typedef ipcx_rpc_authsys ipcx__rpc_authsys;
+_Static_assert(sizeof(((ipcx__rpc_authsys *)0)->machine) == IPCX__RPC_MACHINE_MAX + 1,
+               "machinename<255> and its NUL");
+_Static_assert(sizeof(((ipcx__rpc_authsys *)0)->gids) == IPCX__RPC_AUTH_GIDS * sizeof(uint32_t),
+               "gids<16>");
 
 /* The xid and msg_type of a message without decoding it (a client matching replies, a
  * server telling calls from strays). IPCX_EBADMSG if len < 8. */

@@ -305,8 +305,7 @@ ipcx__rpc_serve_one(ipcx_rpc_server *s, const unsigned char *rec, size_t len,
 {
 	ipcx_xdr x, res;
 	ipcx__rpc_call c;
-	ipcx__rpc_authsys sys;
-	ipcx_rpc_authsys psys;
+	ipcx_rpc_authsys sys;
 	ipcx_rpc_req req;
 	const srv_proc *hit = NULL;
 	bool prog_known = false, vers_known = false;
@@ -336,13 +335,7 @@ ipcx__rpc_serve_one(ipcx_rpc_server *s, const unsigned char *rec, size_t len,
 			                     .auth = IPCX__RPC_AUTH_BADCRED};
 			return srv_reply(&r, out, cap, outlen);
 		}
-		psys.stamp = sys.stamp;
-		memcpy(psys.machine, sys.machine, sizeof psys.machine);
-		psys.uid = sys.uid;
-		psys.gid = sys.gid;
-		psys.ngids = sys.ngids;
-		memcpy(psys.gids, sys.gids, sizeof psys.gids);
-		req.sys = &psys;
+		req.sys = &sys;
 	} else if (c.cred.flavor != IPCX__RPC_AUTH_NONE) {
 		/* what libtirpc answers for a flavor it has no handler for: the client may try
 		 * another one */
@@ -635,7 +628,7 @@ srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
 		/* no allocation per call once the cache is warm: most replies fit the old buffer */
 		unsigned char *b = realloc(e->reply, len);
 		if (b == NULL) {
-			return; /* a retransmission then runs the call again: better than no reply */
+			return; /* a retransmission runs the call again: better than no reply */
 		}
 		e->reply = b;
 		e->cap = len;
