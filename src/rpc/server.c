@@ -645,8 +645,8 @@ srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
 static int
 srv_run_udp(ipcx_rpc_server *s)
 {
-	unsigned char *rx = malloc(SRV_CHUNK), *tx = malloc(s->max_msg);
 	size_t cap = s->max_msg < SRV_UDP_MAX ? s->max_msg : SRV_UDP_MAX;
+	unsigned char *rx = malloc(SRV_CHUNK), *tx = malloc(cap); /* no reply is larger */
 
 	while (rx != NULL && tx != NULL && srv_wait(s, s->ufd)) {
 		struct sockaddr_storage from;
