@@ -458,13 +458,36 @@ rpcb_find(rpcb_conn *c, uint32_t prog, uint32_t vers, const char *netid, ipcx__r
 	return rv;
 }
 
+/* SET or UNSET of m: RPCBPROC_* version 4, else 3, else PMAPPROC_* (whose mapping carries
+ * prot and port instead of netid and address); *ok is rpcbind's boolean answer. */
+static int
+rpcb_map_call(rpcb_conn *c, uint32_t proc, const rpcb_map *m, uint32_t prot, unsigned port,
+              bool *ok)
+{
+	ipcx_xdr x;
+	int rv = RPCB_OLDER;
+
+	for (uint32_t v = c->top; v >= 2 && rv == RPCB_OLDER; v--) {
+		if (v >= 3) {
+			rv = rpcb_call(c, v, proc, rpcb_map_enc, m, &x);
+		} else {
+			uint32_t pm[4] = {m->prog, m->vers, prot, port};
+			rv = rpcb_call(c, v, proc, pmap_map_enc, pm, &x);
+		}
+	}
+	if (rv == 0) {
+		rv = rpcb_bool_dec(&x, ok);
+	}
+	return rv == RPCB_OLDER ? IPCX_ERPCVERS : rv;
+}
+
 int
 ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, int timeout_ms)
 {
 	char owner[16], ua[32];
 	rpcb_map m = {.prog = prog, .vers = vers, .netid = netid, .addr = ua, .owner = owner};
 	rpcb_conn c;
-	ipcx_xdr x;
+	bool ok = false;
 	int rv;
 
 	if (netid == NULL || (strcmp(netid, "tcp") != 0 && strcmp(netid, "udp") != 0) ||
@@ -478,34 +501,19 @@ ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, i
 	if ((rv = rpcb_connect(&c, NULL, timeout_ms)) != 0) {
 		return rv;
 	}
-	for (uint32_t v = c.top; v >= 2; v--) {
-		bool ok = false;
-		if (v >= 3) {
-			rv = rpcb_call(&c, v, RPCB_SET, rpcb_map_enc, &m, &x);
-		} else {
-			uint32_t pm[4] = {prog, vers, netid_prot(netid), port};
-			rv = rpcb_call(&c, v, RPCB_SET, pmap_map_enc, pm, &x);
+	rv = rpcb_map_call(&c, RPCB_SET, &m, netid_prot(netid), port, &ok);
+	if (rv == 0 && !ok) {
+		/* taken: by this very server (restarted, or set twice), or by another */
+		ipcx__rpcb_entry e;
+		rv = rpcb_find(&c, prog, vers, netid, &e);
+		if (rv == 0 && e.port != port) {
+			rv = IPCX_EEXIST;
+		} else if (rv == IPCX_ERPCPROG) {
+			rv = IPCX_EACCES; /* refused, and nobody has it: not ours to set */
 		}
-		if (rv == RPCB_OLDER) {
-			continue;
-		}
-		if (rv == 0) {
-			rv = rpcb_bool_dec(&x, &ok);
-		}
-		if (rv == 0 && !ok) {
-			/* taken: by this very server (restarted, or set twice), or by another */
-			ipcx__rpcb_entry e;
-			rv = rpcb_find(&c, prog, vers, netid, &e);
-			if (rv == 0 && e.port != port) {
-				rv = IPCX_EEXIST;
-			} else if (rv == IPCX_ERPCPROG) {
-				rv = IPCX_EACCES; /* refused, and nobody has it: not ours to set */
-			}
-		}
-		break;
 	}
 	rpcb_close(&c);
-	return rv == RPCB_OLDER ? IPCX_ERPCVERS : rv;
+	return rv;
 }
 
 int
@@ -515,33 +523,18 @@ ipcx__rpcb_unset(uint32_t prog, uint32_t vers, int timeout_ms)
 	/* an empty netid removes the program's registrations on every transport */
 	rpcb_map m = {.prog = prog, .vers = vers, .netid = "", .addr = "", .owner = owner};
 	rpcb_conn c;
-	ipcx_xdr x;
+	bool ok = false;
 	int rv;
 
 	rpcb_owner(owner, sizeof owner);
 	if ((rv = rpcb_connect(&c, NULL, timeout_ms)) != 0) {
 		return rv;
 	}
-	for (uint32_t v = c.top; v >= 2; v--) {
-		bool ok = false;
-		if (v >= 3) {
-			rv = rpcb_call(&c, v, RPCB_UNSET, rpcb_map_enc, &m, &x);
-		} else {
-			uint32_t pm[4] = {prog, vers, 0, 0}; /* prot and port are ignored */
-			rv = rpcb_call(&c, v, RPCB_UNSET, pmap_map_enc, pm, &x);
-		}
-		if (rv == RPCB_OLDER) {
-			continue;
-		}
-		/* FALSE: nothing was registered (or nothing this caller may remove); either way
-		 * nothing of ours is left */
-		if (rv == 0) {
-			rv = rpcb_bool_dec(&x, &ok);
-		}
-		break;
-	}
+	/* FALSE: nothing was registered (or nothing this caller may remove); either way nothing
+	 * of ours is left. The portmapper ignores prot and port. */
+	rv = rpcb_map_call(&c, RPCB_UNSET, &m, 0, 0, &ok);
 	rpcb_close(&c);
-	return rv == RPCB_OLDER ? IPCX_ERPCVERS : rv;
+	return rv;
 }
 
 /* host:port for a client, with the wildcard address replaced by the host that was asked. */
