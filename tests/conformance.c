@@ -1845,20 +1845,8 @@ main(int argc, char **argv)
 	if (strcmp(S->name, "sysvmq") == 0) {
 		/* this machine's limit: min(kernel.msgmax, kernel.msgmnb) minus the header */
 		static scheme sv;
-		size_t lim[2] = {8192, 16384};
-		const char *files[2] = {"/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb"};
 		sv = *S;
-		for (int i = 0; i < 2; i++) {
-			FILE *fp = fopen(files[i], "r");
-			long v;
-			if (fp != NULL) {
-				if (fscanf(fp, "%ld", &v) == 1 && v > 1) {
-					lim[i] = (size_t)v;
-				}
-				fclose(fp);
-			}
-		}
-		sv.max = (lim[0] < lim[1] ? lim[0] : lim[1]) - 1;
+		sv.max = tu_sysvmq_max();
 		S = &sv;
 	}
 	if (strcmp(S->name, "tcp6") == 0 && !tu_have_ipv6()) {

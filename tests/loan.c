@@ -911,20 +911,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(S->name, "sysvmq") == 0) {
-		/* min(kernel.msgmax, kernel.msgmnb) less ipcx's 1-byte header */
-		size_t lim[2] = {8192, 16384};
-		const char *files[2] = {"/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb"};
-		for (int i = 0; i < 2; i++) {
-			FILE *fp = fopen(files[i], "r");
-			long v;
-			if (fp != NULL) {
-				if (fscanf(fp, "%ld", &v) == 1 && v > 1) {
-					lim[i] = (size_t)v;
-				}
-				fclose(fp);
-			}
-		}
-		sysvmq_max = (lim[0] < lim[1] ? lim[0] : lim[1]) - 1;
+		sysvmq_max = tu_sysvmq_max();
 	}
 	snprintf(group, sizeof group, "loan_%s", S->name);
 	return tu_run(group, tests, sizeof tests / sizeof tests[0], argc > 2 ? argv[2] : NULL);

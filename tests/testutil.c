@@ -115,6 +115,25 @@ tu_url_file(char *buf, size_t cap)
 	snprintf(buf, cap, "file://%s", p);
 }
 
+size_t
+tu_sysvmq_max(void)
+{
+	size_t lim[2] = {8192, 16384};
+	const char *files[2] = {"/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb"};
+
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fopen(files[i], "r");
+		long v;
+		if (fp != NULL) {
+			if (fscanf(fp, "%ld", &v) == 1 && v > 1) {
+				lim[i] = (size_t)v;
+			}
+			fclose(fp);
+		}
+	}
+	return (lim[0] < lim[1] ? lim[0] : lim[1]) - 1;
+}
+
 int
 tu_setup(void **state)
 {

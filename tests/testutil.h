@@ -102,6 +102,9 @@ void tu_url_tcp6(char *buf, size_t cap);
 void tu_url_udp(char *buf, size_t cap);
 void tu_url_sysvmq(char *buf, size_t cap);
 void tu_url_file(char *buf, size_t cap);
+/* The largest sysvmq:// message on this machine: min(kernel.msgmax, kernel.msgmnb) less
+ * ipcx's 1-byte header (8192 and 16384 where /proc cannot be read). */
+size_t tu_sysvmq_max(void);
 
 /* ---- processes ----------------------------------------------------------------------- */
 
