@@ -189,15 +189,6 @@ bench_on_signal(int sig)
 	bench_interrupted = 1;
 }
 
-static int64_t
-bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 const char *
 bench_strerror(int err)
 {

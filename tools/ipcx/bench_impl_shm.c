@@ -30,15 +30,6 @@ shm_relax(void)
 #endif
 }
 
-static int64_t
-shm_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The bound of one wait in ms: a timeout_ms below the endpoint's own shortens it; -1: none. */
 static int
 shm_wait_ms(const bench_ep *ep, int timeout_ms)
@@ -64,9 +55,9 @@ shm_spun_out(const bench_ep *ep, int timeout_ms, unsigned *spins, int64_t *deadl
 		return false;
 	}
 	if (*deadline == 0) {
-		*deadline = shm_now() + (int64_t)ms * 1000000;
+		*deadline = bench_now() + (int64_t)ms * 1000000;
 	}
-	return shm_now() >= *deadline;
+	return bench_now() >= *deadline;
 }
 
 /* ---- the mapping: made by the parent before the fork, inherited by both workers ------ */
@@ -194,12 +185,12 @@ futex_recv(bench_ep *ep, void *buf, size_t cap, size_t *len, int timeout_ms)
 	struct shm_line *l = ep->map;
 	uint32_t seen = (uint32_t)ep->head, v;
 	int ms = shm_wait_ms(ep, timeout_ms);
-	int64_t deadline = ms < 0 ? 0 : shm_now() + (int64_t)ms * 1000000;
+	int64_t deadline = ms < 0 ? 0 : bench_now() + (int64_t)ms * 1000000;
 
 	while ((v = atomic_load_explicit(&l->turn, memory_order_acquire)) == seen) {
 		struct timespec ts, *tsp = NULL;
 		if (ms >= 0) {
-			int64_t left = deadline - shm_now();
+			int64_t left = deadline - bench_now();
 			if (left <= 0) {
 				return IPCX_ETIMEDOUT;
 			}

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+/* CLOCK_MONOTONIC in nanoseconds: every clock of the bench (timings, deadlines). */
+static inline int64_t
+bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 #define BENCH_ADDR_MAX 512  /* an address handed from worker A to worker B */
 #define BENCH_ERR_MAX  1024 /* one error line */

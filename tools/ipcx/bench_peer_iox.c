@@ -37,15 +37,6 @@
 #define IOX_SPIN      1024                /* busy polls between looks at the clock */
 #define IOX_POOLS     24                  /* memory pools at most: one per size, one small */
 
-static int64_t
-iox_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The memory pool RouDi keeps for one message size: chunks with room for iceoryx's chunk
  * header and our 8-byte user header, enough for two full subscriber queues (fewer for
  * large messages, with a shorter queue to match). */
@@ -105,8 +96,8 @@ iox_loan(bench_ep *ep, size_t len, void **ptr)
 		/* every chunk is queued at the subscriber: wait, as a busy publisher would */
 		if (++spins % IOX_SPIN == 0 && ep->timeout_ms >= 0) {
 			if (deadline == 0) {
-				deadline = iox_now() + (int64_t)ep->timeout_ms * 1000000;
-			} else if (iox_now() >= deadline) {
+				deadline = bench_now() + (int64_t)ep->timeout_ms * 1000000;
+			} else if (bench_now() >= deadline) {
 				return IPCX_ETIMEDOUT;
 			}
 		}
@@ -141,8 +132,8 @@ iox_view(bench_ep *ep, const void **ptr, size_t *len, int timeout_ms)
 		}
 		if (++spins % IOX_SPIN == 0 && t > 0) {
 			if (deadline == 0) {
-				deadline = iox_now() + (int64_t)t * 1000000;
-			} else if (iox_now() >= deadline) {
+				deadline = bench_now() + (int64_t)t * 1000000;
+			} else if (bench_now() >= deadline) {
 				return IPCX_ETIMEDOUT;
 			}
 		}
@@ -265,12 +256,12 @@ static int
 iox_wait_connected(bench_ctx *cx, iox_side *x, bench_ep *ep, char *err)
 {
 	int64_t deadline =
-	        iox_now() + (int64_t)(cx->timeout_ms < 0 ? 30000 : cx->timeout_ms) * 1000000;
+	        bench_now() + (int64_t)(cx->timeout_ms < 0 ? 30000 : cx->timeout_ms) * 1000000;
 
 	while (iox_sub_get_subscription_state(x->sub) != SubscribeState_SUBSCRIBED ||
 	       !iox_pub_has_subscribers(x->pub)) {
 		struct timespec ms = {0, 1000000};
-		if (iox_now() >= deadline) {
+		if (bench_now() >= deadline) {
 			snprintf(err, BENCH_ERR_MAX, "iceoryx: the peer did not connect");
 			iox_free(x);
 			return IPCX_ETIMEDOUT;
@@ -518,7 +509,7 @@ bench_iox_start(bench_iox_daemon *d, const char *tmpdir, const size_t *sizes, in
 		execl(roudi, "iox-roudi", "-c", cfg, "-l", "warning", "-k", "1", (char *)NULL);
 		_exit(127);
 	}
-	deadline = iox_now() + (int64_t)(timeout_ms < 10000 ? 10000 : timeout_ms) * 1000000;
+	deadline = bench_now() + (int64_t)(timeout_ms < 10000 ? 10000 : timeout_ms) * 1000000;
 	while (!iox_log_says_ready(d->log)) {
 		struct timespec ms = {0, 10000000};
 		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
@@ -530,7 +521,7 @@ bench_iox_start(bench_iox_daemon *d, const char *tmpdir, const size_t *sizes, in
 			iox_remove_leftovers();
 			return IPCX_ECHILD;
 		}
-		if (iox_now() >= deadline) {
+		if (bench_now() >= deadline) {
 			iox_last_log_line(d->log, last, sizeof last);
 			snprintf(err, cap, "iox-roudi not ready in time: %s", last);
 			bench_iox_stop(d);
@@ -544,7 +535,7 @@ bench_iox_start(bench_iox_daemon *d, const char *tmpdir, const size_t *sizes, in
 void
 bench_iox_stop(bench_iox_daemon *d)
 {
-	int64_t deadline = iox_now() + 5000000000LL;
+	int64_t deadline = bench_now() + 5000000000LL;
 
 	if (d->pid <= 0) {
 		return;
@@ -556,7 +547,7 @@ bench_iox_stop(bench_iox_daemon *d)
 		if (w == d->pid || (w == -1 && errno != EINTR)) {
 			break;
 		}
-		if (iox_now() >= deadline) {
+		if (bench_now() >= deadline) {
 			kill(d->pid, SIGKILL);
 			while (waitpid(d->pid, NULL, 0) == -1 && errno == EINTR) {
 			}

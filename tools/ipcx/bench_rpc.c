@@ -61,14 +61,6 @@ typedef struct rpc_result {
 	bench_series p50, p99, cps, cpsn; /* us, us, calls/s, calls/s of RPC_NCLIENTS */
 } rpc_result;
 
-static int64_t
-rpc_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 rpc_pin(int cpu)
 {
@@ -107,10 +99,10 @@ rpc_read_rep(int fd, rpc_rep *r, int timeout_ms)
 static void
 rpc_reap(pid_t pid, int ms)
 {
-	int64_t end = rpc_now() + (int64_t)ms * 1000000;
+	int64_t end = bench_now() + (int64_t)ms * 1000000;
 
 	while (waitpid(pid, NULL, WNOHANG) == 0) {
-		if (rpc_now() > end) {
+		if (bench_now() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return;
@@ -230,8 +222,8 @@ rpc_client_main(const rpc_impl *im, const char *addr, const bench_config *cfg, i
 		r.status = -1;
 	}
 	/* warm-up: the connection's thread, caches, the CPUs' clocks */
-	end = rpc_now() + cfg->warm_ping.min_ns;
-	for (uint64_t i = 0; r.status == 0 && (i < cfg->warm_ping.min_iters || rpc_now() < end);
+	end = bench_now() + cfg->warm_ping.min_ns;
+	for (uint64_t i = 0; r.status == 0 && (i < cfg->warm_ping.min_iters || bench_now() < end);
 	     i++) {
 		int rv = im->tirpc ? bench_tirpc_null(t, cfg->timeout_ms)
 		                   : ipcx_rpc_call(c, 0, NULL, NULL, NULL, NULL, cfg->timeout_ms);
@@ -245,14 +237,14 @@ rpc_client_main(const rpc_impl *im, const char *addr, const bench_config *cfg, i
 	if (r.status != 0 || read(gofd, &go, 1) != 0) {
 		goto out;
 	}
-	t0 = rpc_now();
+	t0 = bench_now();
 	min_end = t0 + cfg->ping.min_ns;
 	end = t0 + cfg->ping.max_ns;
 	for (;;) {
-		int64_t a = rpc_now(), b;
+		int64_t a = bench_now(), b;
 		int rv = im->tirpc ? bench_tirpc_null(t, cfg->timeout_ms)
 		                   : ipcx_rpc_call(c, 0, NULL, NULL, NULL, NULL, cfg->timeout_ms);
-		b = rpc_now();
+		b = bench_now();
 		if (rv != 0) {
 			snprintf(r.err, sizeof r.err, "call: %s",
 			         im->tirpc ? "clnt_call failed" : ipcx_strerror(rv));

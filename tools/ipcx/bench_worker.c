@@ -33,15 +33,6 @@ typedef struct worker {
 	int64_t cpu0; /* CPU time of this process when the command came */
 } worker;
 
-static int64_t
-worker_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* User + system time of the whole process (every thread), in ns. */
 static int64_t
 worker_cpu_ns(void)
@@ -310,7 +301,7 @@ worker_b_ping(worker *w, const bench_cmd *cmd)
 		memset(w->samples, 0, cap * sizeof *w->samples);
 		w->nsamples_cap = cap;
 	}
-	start = t1 = worker_now();
+	start = t1 = bench_now();
 	while (n < cap) {
 		uint64_t seq = ++w->seq;
 		t0 = t1;
@@ -320,7 +311,7 @@ worker_b_ping(worker *w, const bench_cmd *cmd)
 		if ((rv = worker_recv_msg(w, &len, &rseq, w->ep.timeout_ms)) != 0) {
 			worker_fail(w, rv, "ping-pong: recv #%zu", n);
 		}
-		t1 = worker_now();
+		t1 = bench_now();
 		if (len != size || (size >= sizeof seq && rseq != seq)) {
 			worker_fail(w, 0, "ping-pong: reply #%zu is not the message sent (%zu B)",
 			            n, len);
@@ -330,7 +321,7 @@ worker_b_ping(worker *w, const bench_cmd *cmd)
 		    t1 - start >= cmd->max_ns) {
 			break;
 		}
-		t1 = worker_now(); /* the bookkeeping above is not part of the next round trip */
+		t1 = bench_now(); /* the bookkeeping above is not part of the next round trip */
 	}
 	if ((rv = worker_send_msg(w, worker_end_len(size), 0)) != 0) {
 		worker_fail(w, rv, "ping-pong: send end");
@@ -354,7 +345,7 @@ static uint64_t
 worker_b_stream_end(worker *w, size_t size)
 {
 	int64_t give_up =
-	        worker_now() + (int64_t)(w->ep.timeout_ms < 0 ? 60000 : w->ep.timeout_ms) * 1000000;
+	        bench_now() + (int64_t)(w->ep.timeout_ms < 0 ? 60000 : w->ep.timeout_ms) * 1000000;
 	uint64_t count;
 	size_t len;
 	int rv;
@@ -371,8 +362,7 @@ worker_b_stream_end(worker *w, size_t size)
 		if (rv == 0) {
 			worker_fail(w, 0, "stream: the receiver's count has %zu bytes", len);
 		}
-		if (!w->lossy || (rv != IPCX_ETIMEDOUT && rv != -EAGAIN) ||
-		    worker_now() > give_up) {
+		if (!w->lossy || (rv != IPCX_ETIMEDOUT && rv != -EAGAIN) || bench_now() > give_up) {
 			worker_fail(w, rv, "stream: recv count");
 		}
 	}
@@ -387,14 +377,14 @@ worker_b_stream(worker *w, const bench_cmd *cmd)
 	bench_rep rep;
 	int rv;
 
-	start = worker_now();
+	start = bench_now();
 	for (;;) {
 		if ((rv = worker_send_msg(w, size, ++seq)) != 0) {
 			worker_fail(w, rv, "stream: send #%llu", (unsigned long long)sent);
 		}
 		sent++;
 		if ((sent & 7) == 0) {
-			now = worker_now();
+			now = bench_now();
 			if ((now - start >= cmd->min_ns && sent >= cmd->min_iters) ||
 			    now - start >= cmd->max_ns) {
 				break;
@@ -403,7 +393,7 @@ worker_b_stream(worker *w, const bench_cmd *cmd)
 	}
 	memset(&rep, 0, sizeof rep);
 	rep.recvd = worker_b_stream_end(w, size);
-	rep.elapsed_ns = worker_now() - start;
+	rep.elapsed_ns = bench_now() - start;
 	rep.count = sent;
 	if (rep.recvd > sent || (!w->lossy && rep.recvd != sent)) {
 		worker_fail(w, 0, "stream: sent %llu messages, the receiver counted %llu",
