@@ -87,9 +87,7 @@ sysctl_kernel(const char *name, size_t dflt)
 static size_t
 payload_max(void)
 {
-	size_t mx = sysctl_kernel("msgmax", 8192), mnb = sysctl_kernel("msgmnb", 16384);
-
-	return (mx < mnb ? mx : mnb) - 1;
+	return tu_sysvmq_max();
 }
 
 /* A dial from a forked child: runs fn on the channel, exits with its status. fn returns 0,
