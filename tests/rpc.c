@@ -13,6 +13,7 @@
 
 #include "rpc/rpc_int.h"
 
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the calculator (examples/rpc_calc/calc.x) ------------------------------------------ */
@@ -130,11 +132,18 @@ static atomic_int tp_meet, tp_met;
 
 typedef struct whoami {
 	int32_t flavor;
-	uint32_t uid, gid, ngids;
+	uint32_t stamp, uid, gid, ngids;
+	uint32_t gids[16];
 	char machine[256];
 	int32_t peer_known, peer_pid;
 	uint32_t peer_uid;
 } whoami;
+
+static int
+xdr_uint_fn(ipcx_xdr *x, void *p)
+{
+	return ipcx_xdr_uint(x, p);
+}
 
 static int
 xdr_whoami(ipcx_xdr *x, void *p)
@@ -143,9 +152,14 @@ xdr_whoami(ipcx_xdr *x, void *p)
 	char *m = w->machine;
 
 	ipcx_xdr_int(x, &w->flavor);
+	ipcx_xdr_uint(x, &w->stamp);
 	ipcx_xdr_uint(x, &w->uid);
 	ipcx_xdr_uint(x, &w->gid);
 	ipcx_xdr_uint(x, &w->ngids);
+	if (w->ngids > 16) {
+		return IPCX_EBADMSG;
+	}
+	ipcx_xdr_vector(x, w->gids, w->ngids, sizeof w->gids[0], xdr_uint_fn);
 	ipcx_xdr_string(x, &m, 255);
 	ipcx_xdr_int(x, &w->peer_known);
 	ipcx_xdr_int(x, &w->peer_pid);
@@ -189,9 +203,11 @@ tp_handler(ipcx_rpc_req *req, void *arg)
 		memset(&w, 0, sizeof w);
 		w.flavor = (int32_t)req->flavor;
 		if (req->sys != NULL) {
+			w.stamp = req->sys->stamp;
 			w.uid = req->sys->uid;
 			w.gid = req->sys->gid;
 			w.ngids = req->sys->ngids;
+			memcpy(w.gids, req->sys->gids, sizeof w.gids);
 			snprintf(w.machine, sizeof w.machine, "%s", req->sys->machine);
 		}
 		w.peer_known = req->peer_known;
@@ -563,6 +579,11 @@ client_whoami(const char *url, bool creds, bool auth_sys)
 
 	ipcx_rpc_opts_init(&o);
 	o.auth_sys = auth_sys;
+	if (auth_sys && geteuid() == 0) {
+		/* groups of our choosing, so that the list the handler sees can be compared */
+		static const gid_t mine[] = {4, 20, 24, 27, 30};
+		TRY(setgroups(5, mine) == 0, "setgroups");
+	}
 	TRY_RV(ipcx_rpc_client_new(&c, url, TP_PROG, 1, &o), 0);
 	memset(&w, 0, sizeof w);
 	TRY_RV(ipcx_rpc_call(c, TP_WHOAMI, NULL, NULL, xdr_whoami, &w, TU_WAIT_MS), 0);
@@ -573,7 +594,19 @@ client_whoami(const char *url, bool creds, bool auth_sys)
 		TRY(w.flavor == IPCX_RPC_AUTH_SYS, "flavor %d", w.flavor);
 		TRY(w.uid == getuid() && w.gid == getgid(), "uid %u gid %u", w.uid, w.gid);
 		TRY(strcmp(w.machine, host) == 0, "machine %s", w.machine);
-		TRY(w.ngids <= 16, "ngids %u", w.ngids);
+		{
+			gid_t g[64];
+			int n = getgroups(64, g);
+			time_t now = time(NULL);
+			TRY(n >= 0 && w.ngids == (uint32_t)(n < 16 ? n : 16), "ngids %u of %d",
+			    w.ngids, n);
+			for (uint32_t i = 0; i < w.ngids; i++) {
+				TRY(w.gids[i] == g[i], "gid %u: %u, want %u", i, w.gids[i],
+				    (unsigned)g[i]);
+			}
+			TRY(w.stamp != 0 && (time_t)w.stamp <= now && (time_t)w.stamp > now - 60,
+			    "stamp %u", w.stamp);
+		}
 	} else {
 		TRY(w.flavor == IPCX_RPC_AUTH_NONE, "flavor %d", w.flavor);
 		TRY(w.uid == 0 && w.machine[0] == '\0', "credentials without AUTH_SYS");
