@@ -893,6 +893,16 @@ test_udp_cache_key(void **state)
 	assert_int_equal(n1, 28);
 	assert_memory_equal(r1, r2, 28);
 	assert_int_equal(atomic_load(&tp_count), 1);
+	/* the same call from another socket is another client's call: it runs */
+	{
+		raw_conn rc2;
+		assert_int_equal(raw_open(&rc2, url), 0);
+		assert_int_equal(raw_send(&rc2, call, n), 0);
+		assert_int_equal(raw_recv(&rc2, r2, sizeof r2, &n2, &rv, TU_WAIT_MS), 0);
+		assert_rv(rv, 0);
+		assert_int_equal(atomic_load(&tp_count), 2);
+		raw_close(&rc2);
+	}
 	c = call_of(9, TP_PROG, 1, TP_SYSERR);
 	n = make_call(call, sizeof call, &c, NULL, 0);
 	assert_int_equal(raw_send(&rc, call, n), 0);
