@@ -94,6 +94,20 @@ poke(const char *path, uint64_t at, const void *buf, size_t n)
 	close(fd);
 }
 
+/* Flip every bit of the byte at `at` (a corruption that changes it whatever it held). */
+static void
+flip(const char *path, uint64_t at)
+{
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, (off_t)at), 1);
+	b = (unsigned char)~b;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)at), 1);
+	close(fd);
+}
+
 static void
 put32le(unsigned char *p, uint32_t v)
 {
@@ -544,7 +558,7 @@ test_torn_end_is_not_yet_then_cut_off_by_the_next_writer(void **state)
 	 * writer cuts it off, so the reader must wait at its start rather than step over it */
 	end += rec_total(7);
 	assert_int_equal(send_k(w, 5, 40), 0);
-	poke(path, end + rec_total(40) - 3, "\x77", 1);
+	flip(path, end + rec_total(40) - 3); /* a byte of the header CRC, which has the pid in */
 	assert_rv(ipcx_recv(r, x, sizeof x, &len, 0), IPCX_ETIMEDOUT);
 	assert_int_equal(send_k(w2, 6, 9), 0);
 	assert_int_equal(file_size(path), (long long)(end + rec_total(9)));
@@ -590,7 +604,7 @@ test_corrupt_bytes_in_the_middle_are_never_delivered(void **state)
 	}
 	assert_int_equal(file_size(path), (long long)at[CORRUPT_N]);
 	/* 10: a payload byte flipped (its checksum fails) */
-	poke(path, at[10] + 32 + 3, "\xff", 1);
+	flip(path, at[10] + 32 + 3);
 	/* 20: its length field garbled (its header checksum fails) */
 	v = 0xffffffffu;
 	poke(path, at[20] + 4, &v, 4);
