@@ -133,6 +133,11 @@ check "ping: wrong version names the server's versions" \
 timeout $T "$IPCX" rpc ping "$tcp_url" nfs 3 >"$D/pingp.out" 2>&1
 check "ping: a program by its /etc/rpc name, unavailable: exits 1" [ $? -eq 1 ]
 check "ping: unavailable program says so" grep -q '(IPCX_ERPCPROG)$' "$D/pingp.out"
+timeout $T "$IPCX" rpc ping "$tcp_url" nfsprog 3 >"$D/pinga.out" 2>&1
+check "ping: a program by its /etc/rpc alias reaches the server" \
+	grep -q '(IPCX_ERPCPROG)$' "$D/pinga.out"
+timeout $T "$IPCX" rpc ping "$tcp_url" no-such-program 3 >"$D/pingn.out" 2>&1
+check "ping: a name /etc/rpc lacks is a usage error (exit 2)" [ $? -eq 2 ]
 timeout $T "$IPCX" rpc ping rpc://127.0.0.1/0x20000098/1 0 0 >"$D/pingr.out" 2>&1
 check "ping: rpc:// of an unregistered program exits 1" [ $? -eq 1 ]
 check "ping: rpc:// of an unregistered program says so" grep -q 'IPCX_ERPCPROG' "$D/pingr.out"

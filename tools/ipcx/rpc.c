@@ -48,43 +48,69 @@ rpc_help(void)
 	       CLI_PROG, CLI_PROG, RPC_TIMEOUT_MS);
 }
 
-/* The name /etc/rpc gives prog ("" if none): lines of "name number aliases...". Read here
- * rather than with getrpcbynumber(), which glibc no longer declares. */
-static void
-rpc_name(uint32_t prog, char *name, size_t cap)
+/* Look a program up in /etc/rpc (lines "name number aliases...", '#' comments): by name or
+ * alias when name is not NULL, else by the number in *prog. 0 with *prog and the entry's
+ * name (in out, when not NULL) set, or -1. Read here rather than with getrpcbyname() and
+ * getrpcbynumber(), which glibc no longer declares. */
+static int
+rpc_db(const char *name, uint32_t *prog, char *out, size_t cap)
 {
 	char line[512];
+	int rv = -1;
 	FILE *f = fopen("/etc/rpc", "re");
 
-	name[0] = '\0';
 	if (f == NULL) {
-		return;
+		return -1;
 	}
-	while (fgets(line, sizeof line, f) != NULL) {
-		char n[128];
-		unsigned long num;
+	while (rv != 0 && fgets(line, sizeof line, f) != NULL) {
+		char *save = NULL, *first, *num, *alias, *end;
 		char *hash = strchr(line, '#');
+		unsigned long long v;
+		bool match;
+
 		if (hash != NULL) {
 			*hash = '\0';
 		}
-		if (sscanf(line, "%127s %lu", n, &num) == 2 && num == prog) {
-			snprintf(name, cap, "%s", n);
-			break;
+		if ((first = strtok_r(line, " \t\n", &save)) == NULL ||
+		    (num = strtok_r(NULL, " \t\n", &save)) == NULL) {
+			continue;
+		}
+		v = strtoull(num, &end, 10);
+		if (*end != '\0' || num[0] == '-' || v > UINT32_MAX) {
+			continue;
+		}
+		match = name != NULL ? strcmp(first, name) == 0 : v == *prog;
+		while (!match && name != NULL && (alias = strtok_r(NULL, " \t\n", &save)) != NULL) {
+			match = strcmp(alias, name) == 0;
+		}
+		if (match) {
+			*prog = (uint32_t)v;
+			if (out != NULL) {
+				snprintf(out, cap, "%s", first);
+			}
+			rv = 0;
 		}
 	}
 	fclose(f);
+	return rv;
+}
+
+/* The name /etc/rpc gives prog ("" if none). */
+static void
+rpc_name(uint32_t prog, char *name, size_t cap)
+{
+	if (rpc_db(NULL, &prog, name, cap) != 0) {
+		name[0] = '\0';
+	}
 }
 
 /* PROG as a number (decimal, 0x hex) or a name or alias from /etc/rpc. 0 or -1. */
 static int
 rpc_prog_parse(const char *s, uint32_t *prog)
 {
-	char line[512], *end;
-	unsigned long long v;
-	int rv = -1;
-	FILE *f;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
 
-	v = strtoull(s, &end, 0);
 	if (end != s && *end == '\0' && s[0] != '-') {
 		if (v > UINT32_MAX) {
 			return -1;
@@ -92,33 +118,7 @@ rpc_prog_parse(const char *s, uint32_t *prog)
 		*prog = (uint32_t)v;
 		return 0;
 	}
-	if ((f = fopen("/etc/rpc", "re")) == NULL) {
-		return -1;
-	}
-	while (rv != 0 && fgets(line, sizeof line, f) != NULL) {
-		char *save = NULL, *name, *num, *alias;
-		char *hash = strchr(line, '#');
-		if (hash != NULL) {
-			*hash = '\0';
-		}
-		if ((name = strtok_r(line, " \t\n", &save)) == NULL ||
-		    (num = strtok_r(NULL, " \t\n", &save)) == NULL) {
-			continue;
-		}
-		bool match = strcmp(name, s) == 0;
-		while (!match && (alias = strtok_r(NULL, " \t\n", &save)) != NULL) {
-			match = strcmp(alias, s) == 0;
-		}
-		if (match) {
-			v = strtoull(num, &end, 10);
-			if (*end == '\0' && v <= UINT32_MAX) {
-				*prog = (uint32_t)v;
-				rv = 0;
-			}
-		}
-	}
-	fclose(f);
-	return rv;
+	return rpc_db(s, prog, NULL, 0);
 }
 
 static double
