@@ -362,7 +362,14 @@ typedef struct ipcx_xdr {
 	                       none beyond each call's max and the input's size) */
 	int alloc;          /* decode: allocate variable-length data given a NULL pointer */
 	int err;            /* the first error, or 0 */
+	uint32_t max_depth; /* how deep optional data may nest (0: IPCX_XDR_DEPTH_MAX) */
+	uint32_t depth;     /* internal: the optional data being coded now */
 } ipcx_xdr;
+
+/* Optional data nests (a linked list: one level an element) at most this deep by default:
+ * each level is a call of the type's routine, and a peer's list must not exhaust the stack
+ * of whoever decodes it. Deeper is IPCX_EBADMSG on decode, IPCX_EMSGSIZE on encode. */
+#define IPCX_XDR_DEPTH_MAX 10000u
 
 /* A routine for one type, for arrays, optional data and RPC arguments and results. The
  * scalar routines below may be given too, converted to ipcx_xdr_fn: ipcx_xdr_int, _uint,
@@ -399,7 +406,7 @@ IPCX_API int ipcx_xdr_array(ipcx_xdr *x, void **arr, uint32_t *n, uint32_t max, 
                             ipcx_xdr_fn fn);
 /* Optional data type *p: a bool, then the object if present (*p NULL: absent). A decode
  * of an absent object sets *p to NULL; of a present one uses *p's storage (size bytes) or
- * allocates. */
+ * allocates. Nesting is bounded by x->max_depth (IPCX_XDR_DEPTH_MAX when 0). */
 IPCX_API int ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn);
 /* The next n bytes (rounded up to 4) in place, for fast paths: a pointer into buf, or
  * NULL (and x->err set) if they are not there. */

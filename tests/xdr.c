@@ -744,6 +744,87 @@ test_optional_absent_and_present(void **state)
 	assert_rv(ipcx_xdr_optional(&x, (void **)&q, sizeof v, int_by_hand), IPCX_EBADMSG);
 }
 
+/* A linked list, as rpcgen writes one: an element's routine codes the next as optional. */
+typedef struct node {
+	int32_t v;
+	struct node *next;
+} node;
+
+static int
+xdr_node(ipcx_xdr *x, void *obj)
+{
+	node *n = obj;
+
+	ipcx_xdr_int(x, &n->v);
+	return ipcx_xdr_optional(x, (void **)&n->next, sizeof *n, xdr_node);
+}
+
+/* Decode a list of n elements from its wire form (present flags and values) with alloc;
+ * free what was made, and return the decode's result. */
+static int
+decode_list(uint32_t n, uint32_t max_depth)
+{
+	size_t len = (size_t)n * 8 + 8;
+	unsigned char *buf = tu_xmalloc(len);
+	node head = {0, NULL};
+	ipcx_xdr x;
+	int rv;
+
+	for (uint32_t i = 0; i <= n; i++) {
+		ipcx__be32_put(buf + 8 * (size_t)i, i);                 /* the value */
+		ipcx__be32_put(buf + 8 * (size_t)i + 4, i < n ? 1 : 0); /* another follows? */
+	}
+	ipcx_xdr_init(&x, IPCX_XDR_DECODE, buf, len);
+	x.alloc = 1;
+	x.max_depth = max_depth;
+	rv = xdr_node(&x, &head);
+	if (rv == 0) {
+		uint32_t i = 0;
+		for (node *e = &head; e != NULL; e = e->next, i++) {
+			assert_int_equal(e->v, i);
+		}
+		assert_int_equal(i, n + 1);
+		assert_int_equal(x.pos, len);
+	}
+	assert_int_equal(x.depth, 0);
+	ipcx_xdr_init(&x, IPCX_XDR_FREE, NULL, 0);
+	assert_rv(xdr_node(&x, &head), 0);
+	assert_null(head.next);
+	free(buf);
+	return rv;
+}
+
+/* A peer's list must not exhaust the decoder's stack: nesting is bounded (one level an
+ * element), by IPCX_XDR_DEPTH_MAX or x->max_depth; what a failed decode made is freed. */
+static void
+test_optional_nesting_is_bounded(void **state)
+{
+	node *nodes = tu_xmalloc(sizeof *nodes * (IPCX_XDR_DEPTH_MAX + 2));
+	size_t cap = 8 * (size_t)(IPCX_XDR_DEPTH_MAX + 2);
+	unsigned char *buf = tu_xmalloc(cap);
+	ipcx_xdr x;
+	(void)state;
+
+	assert_rv(decode_list(IPCX_XDR_DEPTH_MAX, 0), 0);
+	assert_rv(decode_list(IPCX_XDR_DEPTH_MAX + 1, 0), IPCX_EBADMSG);
+	assert_rv(decode_list(3, 3), 0);
+	assert_rv(decode_list(4, 3), IPCX_EBADMSG);
+	assert_rv(decode_list(1000000, 0), IPCX_EBADMSG); /* deep enough to crash unbounded */
+
+	/* encode: the same bound, so that nothing is sent that an ipcx peer refuses */
+	for (uint32_t i = 0; i <= IPCX_XDR_DEPTH_MAX + 1; i++) {
+		nodes[i] = (node){(int32_t)i, i <= IPCX_XDR_DEPTH_MAX ? &nodes[i + 1] : NULL};
+	}
+	ipcx_xdr_init(&x, IPCX_XDR_ENCODE, buf, cap);
+	assert_rv(xdr_node(&x, &nodes[0]), IPCX_EMSGSIZE);
+	nodes[IPCX_XDR_DEPTH_MAX].next = NULL;
+	ipcx_xdr_init(&x, IPCX_XDR_ENCODE, buf, cap);
+	assert_rv(xdr_node(&x, &nodes[0]), 0);
+	assert_int_equal(x.pos, 8 * (size_t)(IPCX_XDR_DEPTH_MAX + 1));
+	free(buf);
+	free(nodes);
+}
+
 /* ---- a composite type: every kind of item, nested and recursive ---------------------- */
 
 typedef struct item {
@@ -1068,6 +1149,7 @@ main(void)
 	        cmocka_unit_test(test_inline_gives_the_bytes_in_place),
 	        cmocka_unit_test(test_scalar_arrays_fast_path_equals_per_element),
 	        cmocka_unit_test(test_optional_absent_and_present),
+	        cmocka_unit_test(test_optional_nesting_is_bounded),
 	        cmocka_unit_test(test_composite_exact_bytes_round_trip_and_free),
 	        cmocka_unit_test(test_composite_truncated_at_every_byte),
 	        cmocka_unit_test(test_caller_storage_and_zero_copy_allocate_nothing),

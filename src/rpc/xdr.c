@@ -20,6 +20,8 @@ ipcx_xdr_init(ipcx_xdr *x, ipcx_xdr_op op, void *buf, size_t len)
 	x->max_len = 0;
 	x->alloc = 0;
 	x->err = 0;
+	x->max_depth = 0;
+	x->depth = 0;
 }
 
 /* ---- scalars ------------------------------------------------------------------------- */
@@ -573,8 +575,12 @@ ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 		if (ipcx__xdr_u32(x, &more) != 0 || !more) {
 			return x->err;
 		}
+		if (x->depth >= (x->max_depth != 0 ? x->max_depth : IPCX_XDR_DEPTH_MAX)) {
+			return ipcx__xdr_fail(x, IPCX_EMSGSIZE);
+		}
 		break;
 	case IPCX_XDR_FREE:
+		/* as deep as the decode that made it went (or the caller built): no bound here */
 		if (*p != NULL) {
 			fn(x, *p);
 			free(*p);
@@ -592,6 +598,9 @@ ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 			*p = NULL;
 			return 0;
 		}
+		if (x->depth >= (x->max_depth != 0 ? x->max_depth : IPCX_XDR_DEPTH_MAX)) {
+			return ipcx__xdr_fail(x, IPCX_EBADMSG);
+		}
 		if (*p == NULL) {
 			if (!x->alloc) {
 				return ipcx__xdr_fail(x, IPCX_EINVAL);
@@ -605,7 +614,10 @@ ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 	default:
 		return ipcx__xdr_fail(x, IPCX_EINVAL);
 	}
-	if ((rv = fn(x, *p)) != 0) {
+	x->depth++;
+	rv = fn(x, *p);
+	x->depth--;
+	if (rv != 0) {
 		return ipcx__xdr_fail(x, rv);
 	}
 	return x->err;
