@@ -88,11 +88,20 @@ check "info --all lists universal addresses" \
 timeout $T "$IPCX" rpc -a -t 5000 info >"$D/all2.out" 2>&1
 check "options before the subcommand" cmp -s "$D/all.out" "$D/all2.out"
 
+# listening FILE: how many "listening on" lines a background server has printed, 0 while
+# the shell has not yet made FILE (grep -c prints nothing then, and `[ "" -lt 2 ]` is an
+# error that ended the wait at once: the servers were taken as up before they were)
+listening() {
+	local n
+	n=$(grep -c '^listening on ' "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 # ping: the calculator on tcp, udp, unix and shm, registered with rpcbind too
 $TS "$CALC" --rpcbind tcp://127.0.0.1:0 udp://127.0.0.1:0 >"$D/calc.out" 2>"$D/calc.err" &
 srv=$!
 i=0
-while [ "$(grep -c '^listening on ' "$D/calc.out" 2>/dev/null)" -lt 2 ]; do
+while [ "$(listening "$D/calc.out")" -lt 2 ]; do
 	kill -0 $srv 2>/dev/null || break
 	i=$((i + 1))
 	[ $i -lt 400 ] || break
@@ -101,7 +110,7 @@ done
 $TS "$CALC" "unix://$D/calc.sock" "shm://ipcx-rpccli-$$" >"$D/calc2.out" 2>"$D/calc2.err" &
 srv2=$!
 i=0
-while [ "$(grep -c '^listening on ' "$D/calc2.out" 2>/dev/null)" -lt 2 ]; do
+while [ "$(listening "$D/calc2.out")" -lt 2 ]; do
 	kill -0 $srv2 2>/dev/null || break
 	i=$((i + 1))
 	[ $i -lt 400 ] || break

@@ -258,12 +258,14 @@ ok "rpcgen + libtirpc build of calc.x's client and server"
 # start NAME N CMD...: run CMD in the background (output in $D/NAME.out), wait (bounded) for
 # its N "listening on" lines, and set TCP_URL / UDP_URL from them.
 start() {
-	local name=$1 n=$2 i=0
+	local name=$1 n=$2 i=0 c
 	shift 2
 	$T "$@" >"$D/$name.out" 2>"$D/$name.err" &
 	PIDS+=($!)
 	START_PID=$!
-	while [ "$(grep -c '^listening on ' "$D/$name.out" 2>/dev/null)" -lt $n ]; do
+	# (grep -c prints nothing while the shell has not yet made the file: that is 0 lines,
+	# not an error of [ that would end the wait at once)
+	while c=$(grep -c '^listening on ' "$D/$name.out" 2>/dev/null); [ "${c:-0}" -lt "$n" ]; do
 		if ! kill -0 "$START_PID" 2>/dev/null; then
 			nok "$name started" "$D/$name.out" "$D/$name.err"
 			return 1
