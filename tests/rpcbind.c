@@ -128,25 +128,91 @@ test_set_getaddr_dump_unset_round_trip(void **state)
 	assert_false(rpcinfo_lists(prog, 1, "udp", 40002));
 }
 
+/* A socket of type on 127.0.0.1 at a port the kernel picks: *port; the socket (listening,
+ * for TCP) is returned, or closed (-1 returned) when !keep so that the port refuses. */
+static int
+t_port(int type, bool keep, unsigned *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	if (type == SOCK_STREAM) {
+		assert_int_equal(listen(fd, 1), 0);
+	}
+	*port = ntohs(a.sin_port);
+	if (!keep) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void
 test_set_again_same_port_ok_other_port_eexist(void **state)
 {
 	uint32_t prog = t_prog(1);
-	char hp[128];
+	char hp[128], want[64];
+	unsigned port, other;
+	int fd = t_port(SOCK_STREAM, true, &port); /* a live server holds the registration */
 	(void)state;
 
-	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", 40011, T_TIMEOUT), 0);
+	close(t_port(SOCK_STREAM, true, &other));
+	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", port, T_TIMEOUT), 0);
 	/* a server restarted on the same port registers again */
-	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", 40011, T_TIMEOUT), 0);
-	/* someone else's registration is not overwritten */
-	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", 40012, T_TIMEOUT), IPCX_EEXIST);
+	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", port, T_TIMEOUT), 0);
+	/* a live server's registration is not overwritten */
+	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", other, T_TIMEOUT), IPCX_EEXIST);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 3, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
-	assert_string_equal(hp, "127.0.0.1:40011");
+	snprintf(want, sizeof want, "127.0.0.1:%u", port);
+	assert_string_equal(hp, want);
 	assert_rv(ipcx__rpcb_unset(prog, 3, T_TIMEOUT), 0);
-	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", 40012, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", other, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 3, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
-	assert_string_equal(hp, "127.0.0.1:40012");
+	snprintf(want, sizeof want, "127.0.0.1:%u", other);
+	assert_string_equal(hp, want);
 	assert_rv(ipcx__rpcb_unset(prog, 3, T_TIMEOUT), 0);
+	close(fd);
+}
+
+/* A server killed before it unregistered leaves its entry in rpcbind: the next server of the
+ * program replaces it when nothing answers at its port any more (tcp: connection refused;
+ * udp: port unreachable), and only then; the program's other transport stays registered. A
+ * udp server that is there but silent keeps its entry. */
+static void
+test_stale_registration_is_replaced_live_one_kept(void **state)
+{
+	uint32_t prog = t_prog(7);
+	char hp[128], want[64];
+	unsigned dead_tcp, dead_udp, live_udp, port;
+	int ufd, lfd = t_port(SOCK_STREAM, true, &port);
+	(void)state;
+
+	t_port(SOCK_STREAM, false, &dead_tcp);
+	t_port(SOCK_DGRAM, false, &dead_udp);
+	assert_rv(ipcx__rpcb_set(prog, 1, "tcp", dead_tcp, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_set(prog, 1, "udp", dead_udp, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_set(prog, 1, "tcp", port, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
+	snprintf(want, sizeof want, "127.0.0.1:%u", port);
+	assert_string_equal(hp, want);
+	assert_true(rpcinfo_lists(prog, 1, "udp", dead_udp)); /* the other transport stays */
+
+	ufd = t_port(SOCK_DGRAM, true, &live_udp);
+	assert_rv(ipcx__rpcb_set(prog, 1, "udp", live_udp, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "udp", hp, sizeof hp, T_TIMEOUT), 0);
+	snprintf(want, sizeof want, "127.0.0.1:%u", live_udp);
+	assert_string_equal(hp, want);
+	/* alive (bound, silent): kept */
+	assert_rv(ipcx__rpcb_set(prog, 1, "udp", dead_udp, T_TIMEOUT), IPCX_EEXIST);
+	assert_true(rpcinfo_lists(prog, 1, "tcp", port));
+	assert_true(rpcinfo_lists(prog, 1, "udp", live_udp));
+	assert_rv(ipcx__rpcb_unset(prog, 1, T_TIMEOUT), 0);
+	close(ufd);
+	close(lfd);
 }
 
 static void
@@ -645,6 +711,7 @@ main(void)
 	static const struct CMUnitTest live[] = {
 	        T(test_set_getaddr_dump_unset_round_trip),
 	        T(test_set_again_same_port_ok_other_port_eexist),
+	        T(test_stale_registration_is_replaced_live_one_kept),
 	        T(test_unset_is_per_version_and_idempotent),
 	        T(test_bad_arguments_refused),
 	};

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@ enum {
 #define RPCB_DUMP_MAX 4096 /* entries in one dump: rpcbind is trusted little more than a peer */
 #define RPCB_MAX_REC  (4u * 1024 * 1024)
 #define RPCB_CALL_MAX (IPCX__RPC_CALL_HDR_MAX + 4 * RPCB_STR_MAX)
+#define RPCB_PROBE_MS 500 /* how long a registered udp service has to answer a NULL call */
 
 /* One TCP connection to an rpcbind, kept for the version fallbacks of one operation. */
 typedef struct rpcb_conn {
@@ -481,6 +483,91 @@ rpcb_map_call(rpcb_conn *c, uint32_t proc, const rpcb_map *m, uint32_t prot, uns
 	return rv == RPCB_OLDER ? IPCX_ERPCVERS : rv;
 }
 
+/* Whether a server still answers at e's address (a tcp or udp registration; the wildcard
+ * host is probed on loopback). A server killed before it unregistered leaves its entry
+ * behind, and a restarted one could never register again: an entry whose port refuses us
+ * (tcp: connection refused; udp: a NULL call draws ICMP port unreachable) is stale. Anything
+ * else (an answer, silence, another error) counts as alive: a live server's registration is
+ * never taken. */
+static bool
+rpcb_entry_alive(const ipcx__rpcb_entry *e, int64_t deadline)
+{
+	bool udp = strcmp(e->netid, "udp") == 0;
+	int64_t probe_end = ipcx__deadline(RPCB_PROBE_MS);
+	char host[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned port;
+	int fd, rv;
+
+	if ((!udp && strcmp(e->netid, "tcp") != 0) ||
+	    uaddr_split(e->addr, host, sizeof host, &port) != 0 || port == 0) {
+		return true;
+	}
+	memset(&ss, 0, sizeof ss);
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, strcmp(host, "::") == 0 ? "::1" : host, &a->sin6_addr) !=
+		    1) {
+			return true;
+		}
+		len = sizeof *a;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host,
+		              &a->sin_addr) != 1) {
+			return true;
+		}
+		len = sizeof *a;
+	}
+	if (deadline >= 0 && (probe_end < 0 || deadline < probe_end)) {
+		probe_end = deadline;
+	}
+	fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		return true;
+	}
+	rv = ipcx__connect_fd(fd, (struct sockaddr *)&ss, len, probe_end);
+	if (rv == 0 && udp) {
+		unsigned char buf[IPCX__RPC_CALL_HDR_MAX], ans[64];
+		ipcx__rpc_call call = {.rpcvers = IPCX__RPC_VERS, .prog = e->prog, .vers = e->vers};
+		ipcx_xdr x;
+
+		call.xid = (uint32_t)ipcx__now_ns();
+		ipcx_xdr_init(&x, IPCX_XDR_ENCODE, buf, sizeof buf);
+		if ((rv = ipcx__rpc_call_encode(&x, &call)) == 0 &&
+		    send(fd, buf, x.pos, MSG_NOSIGNAL) == -1) {
+			rv = ipcx__err(errno);
+		}
+		/* the refusal comes back as an error on the connected socket */
+		if (rv == 0 && (rv = ipcx__wait_fd(fd, POLLIN, probe_end)) >= 0 &&
+		    recv(fd, ans, sizeof ans, MSG_DONTWAIT) == -1) {
+			rv = ipcx__err(errno);
+		}
+	}
+	ipcx__close_fd(fd);
+	return rv != IPCX_ECONNREFUSED;
+}
+
+/* RPCBPROC_UNSET (PMAPPROC_UNSET) of (prog, vers) on netid, "" for every transport (the
+ * portmapper always removes every transport). */
+static int
+rpcb_unset_conn(rpcb_conn *c, uint32_t prog, uint32_t vers, const char *netid)
+{
+	char owner[16];
+	rpcb_map m = {.prog = prog, .vers = vers, .netid = netid, .addr = "", .owner = owner};
+	bool ok = false;
+
+	rpcb_owner(owner, sizeof owner);
+	/* FALSE: nothing was registered (or nothing this caller may remove); either way nothing
+	 * of ours is left. The portmapper ignores prot and port. */
+	return rpcb_map_call(c, RPCB_UNSET, &m, netid_prot(netid), 0, &ok);
+}
+
 int
 ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, int timeout_ms)
 {
@@ -503,10 +590,18 @@ ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, i
 	}
 	rv = rpcb_map_call(&c, RPCB_SET, &m, netid_prot(netid), port, &ok);
 	if (rv == 0 && !ok) {
-		/* taken: by this very server (restarted, or set twice), or by another */
+		/* taken: by this very server (restarted, or set twice), by another, or by a dead
+		 * one. A stale entry is replaced where the unset can name the transport (versions
+		 * 3 and 4: the portmapper's would drop this program's other transports too). */
 		ipcx__rpcb_entry e;
 		rv = rpcb_find(&c, prog, vers, netid, &e);
-		if (rv == 0 && e.port != port) {
+		if (rv == 0 && e.port != port && c.top >= 3 && !rpcb_entry_alive(&e, c.deadline) &&
+		    (rv = rpcb_unset_conn(&c, prog, vers, netid)) == 0 &&
+		    (rv = rpcb_map_call(&c, RPCB_SET, &m, netid_prot(netid), port, &ok)) == 0 &&
+		    !ok) {
+			rv = rpcb_find(&c, prog, vers, netid, &e); /* someone else was quicker */
+		}
+		if (rv == 0 && !ok && e.port != port) {
 			rv = IPCX_EEXIST;
 		} else if (rv == IPCX_ERPCPROG) {
 			rv = IPCX_EACCES; /* refused, and nobody has it: not ours to set */
@@ -519,20 +614,13 @@ ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, i
 int
 ipcx__rpcb_unset(uint32_t prog, uint32_t vers, int timeout_ms)
 {
-	char owner[16];
-	/* an empty netid removes the program's registrations on every transport */
-	rpcb_map m = {.prog = prog, .vers = vers, .netid = "", .addr = "", .owner = owner};
 	rpcb_conn c;
-	bool ok = false;
 	int rv;
 
-	rpcb_owner(owner, sizeof owner);
 	if ((rv = rpcb_connect(&c, NULL, timeout_ms)) != 0) {
 		return rv;
 	}
-	/* FALSE: nothing was registered (or nothing this caller may remove); either way nothing
-	 * of ours is left. The portmapper ignores prot and port. */
-	rv = rpcb_map_call(&c, RPCB_UNSET, &m, 0, 0, &ok);
+	rv = rpcb_unset_conn(&c, prog, vers, ""); /* "": every transport */
 	rpcb_close(&c);
 	return rv;
 }

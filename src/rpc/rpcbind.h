@@ -12,8 +12,9 @@
 
 /* Register (prog, vers) on netid "tcp" or "udp" at port with the local rpcbind (on
  * 127.0.0.1:111 over TCP): RPCBPROC_SET version 4, else 3, else PMAPPROC_SET version 2.
- * IPCX_EEXIST if rpcbind already has it for another address; IPCX_ECONNREFUSED when no
- * rpcbind runs. */
+ * IPCX_EEXIST if rpcbind already has it for another address where a server answers (a
+ * stale entry, whose port refuses, is replaced when rpcbind speaks version 3 or 4);
+ * IPCX_ECONNREFUSED when no rpcbind runs. */
 int ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port,
                    int timeout_ms);
 
