@@ -306,6 +306,14 @@ int ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 /* getaddrinfo for u->host/u->port (after ipcx__url_hostport); host "" with passive binds
  * every address. Errors: IPCX_ENOTFOUND for names that do not resolve. */
 int ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive);
+/* The same, bounded by deadline: a name lookup that is still running then (a DNS server that
+ * does not answer) is IPCX_ETIMEDOUT, left to finish on its own thread. */
+int ipcx__inet_resolve_by(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive,
+                          int64_t deadline);
+/* getaddrinfo() bounded by deadline (addresses are never looked up, so never wait), its
+ * errors as IPCX_E* codes (IPCX_ENOTFOUND for an unknown name). */
+int ipcx__getaddrinfo(const char *host, const char *port, const struct addrinfo *hints,
+                      struct addrinfo **res, int64_t deadline);
 /* "scheme://127.0.0.1:5555" or "scheme://[::1]:5555". */
 int ipcx__inet_format(char *buf, size_t cap, const char *scheme, const struct sockaddr *sa);
 /* Copy s into buf (cap bytes) or fail with IPCX_ENAMETOOLONG; never truncates. */

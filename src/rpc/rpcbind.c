@@ -60,11 +60,10 @@ rpcb_connect(rpcb_conn *c, const char *host, int timeout_ms)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	rv = getaddrinfo(host != NULL && host[0] != '\0' ? host : "127.0.0.1", "111", &hints, &res);
+	rv = ipcx__getaddrinfo(host != NULL && host[0] != '\0' ? host : "127.0.0.1", "111", &hints,
+	                       &res, c->deadline);
 	if (rv != 0) {
-		return rv == EAI_MEMORY   ? IPCX_ENOMEM
-		       : rv == EAI_SYSTEM ? ipcx__err(errno)
-		                          : IPCX_ENOTFOUND;
+		return rv;
 	}
 	rv = IPCX_ECONNREFUSED;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -524,7 +523,7 @@ rpcb_entry_alive(const ipcx__rpcb_entry *e, int64_t deadline)
 		}
 		len = sizeof *a;
 	}
-	if (deadline >= 0 && (probe_end < 0 || deadline < probe_end)) {
+	if (deadline < probe_end) {
 		probe_end = deadline;
 	}
 	fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
