@@ -1,12 +1,15 @@
 /*
  * unix_extra.c - what only unix:// channels do: peer credentials (SO_PEERCRED) and passing
  * file descriptors with a message (SCM_RIGHTS), including too few fd slots (EMSGSIZE,
- * nothing lost) and plain recv closing fds it cannot hand over.
+ * nothing lost) and plain recv closing fds it cannot hand over; and the ?wait= option of
+ * unix:// and tcp:// (parsed, refused when bad; a spinning waiter keeps its deadline and
+ * sees the peer's death).
  */
 #include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -338,6 +341,228 @@ test_send_fds_over_the_limit_is_emsgsize(void **state)
 	ipcx_listener_close(l);
 }
 
+/* ---- ?wait=spin|block|adaptive on unix:// and tcp:// ----------------------------------- */
+
+/* The listen URL of scheme ("unix" as make_url says, or "tcp") with query appended. */
+static void
+make_url_q(char *buf, size_t cap, const char *scheme, const char *query)
+{
+	char base[600];
+
+	if (strcmp(scheme, "tcp") == 0) {
+		snprintf(base, sizeof base, "tcp://127.0.0.1:0");
+	} else {
+		make_url(base, sizeof base);
+	}
+	snprintf(buf, cap, "%s%s", base, query);
+}
+
+static void
+test_wait_option_parsed_and_bad_values_refused(void **state)
+{
+	static const char *const good[] = {"?wait=spin", "?wait=block", "?wait=adaptive",
+	                                   "?wait=spin&maxmsg=4096"};
+	static const char *const bad[] = {"?wait=", "?wait=SPIN", "?wait=spinning", "?wait=1"};
+	static const char *const schemes[] = {"unix", "tcp"};
+	char url[700], durl[800];
+	ipcx_listener *l;
+	ipcx_chan *c;
+
+	(void)state;
+	for (size_t s = 0; s < 2; s++) {
+		for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+			make_url_q(url, sizeof url, schemes[s], good[i]);
+			assert_rv(ipcx_listen(&l, url, NULL), 0);
+			ipcx_listener_close(l);
+		}
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			make_url_q(url, sizeof url, schemes[s], bad[i]);
+			assert_rv(ipcx_listen(&l, url, NULL), IPCX_EBADURL);
+			/* the dialer checks its own URL before it connects */
+			make_url_q(url, sizeof url, schemes[s], "");
+			assert_rv(ipcx_listen(&l, url, NULL), 0);
+			assert_rv(ipcx_listener_url(l, url, sizeof url), 0);
+			snprintf(durl, sizeof durl, "%s%s", url, bad[i]);
+			assert_rv(ipcx_dial(&c, durl, NULL, WAIT_MS), IPCX_EBADURL);
+			ipcx_listener_close(l);
+		}
+	}
+	/* schemes without the option refuse the key */
+	tu_url_fifo(url, sizeof url);
+	strncat(url, "?wait=spin", sizeof url - strlen(url) - 1);
+	assert_rv(ipcx_listen(&l, url, NULL), IPCX_EBADURL);
+}
+
+/* Listen on scheme with query, fork a dialer with the same query that runs fn, accept. */
+static pid_t
+spawn_q(ipcx_listener **lp, ipcx_chan **cp, const char *scheme, const char *query, peer_fn fn,
+        void *arg)
+{
+	char url[700], durl[800];
+	pid_t pid;
+
+	make_url_q(url, sizeof url, scheme, query);
+	assert_rv(ipcx_listen(lp, url, NULL), 0);
+	assert_rv(ipcx_listener_url(*lp, url, sizeof url), 0);
+	snprintf(durl, sizeof durl, "%s%s", url, query);
+	pid = tu_fork();
+	if (pid == 0) {
+		ipcx_chan *c = NULL;
+		int rv = ipcx_dial(&c, durl, NULL, WAIT_MS), st;
+		if (rv != 0) {
+			fprintf(stderr, "dial %s: %s\n", durl, ipcx_err_name(rv));
+			tu_child_exit(1);
+		}
+		st = fn(c, arg);
+		ipcx_close(c);
+		tu_child_exit(st);
+	}
+	assert_rv(ipcx_accept(*lp, cp, WAIT_MS), 0);
+	return pid;
+}
+
+/* The peer's go-ahead pipe: [0] the peer reads, [1] the test writes. */
+static int go_pipe[2];
+
+/* Say hello, wait for the go, send "late", wait for the test's end (reading nothing). */
+static int
+peer_late(ipcx_chan *c, void *arg)
+{
+	char b;
+
+	(void)arg;
+	TRY_RV(ipcx_send(c, "hi", 2, WAIT_MS), 0);
+	TRY(tu_get(go_pipe[0], &b, 1, WAIT_MS) == 0, "no go");
+	TRY_RV(ipcx_send(c, "late", 4, WAIT_MS), 0);
+	TRY(tu_get(go_pipe[0], &b, 1, WAIT_MS) == 0, "no end");
+	return 0;
+}
+
+/* Say hello, wait for the go, die at once (no close, no flush). */
+static int
+peer_die_on_go(ipcx_chan *c, void *arg)
+{
+	char b;
+
+	(void)arg;
+	TRY_RV(ipcx_send(c, "hi", 2, WAIT_MS), 0);
+	TRY(tu_get(go_pipe[0], &b, 1, WAIT_MS) == 0, "no go");
+	raise(SIGKILL);
+	return 1;
+}
+
+/* More than the socket buffers of a pair hold (TCP's may grow to many MiB): the spinning
+ * waits below use a maxmsg this large. */
+#define BIG   ((size_t)64 << 20)
+#define SPINQ "?wait=spin&maxmsg=67108864"
+
+static void
+spin_deadline_case(const char *scheme)
+{
+	ipcx_listener *l;
+	ipcx_chan *c;
+	char b[8];
+	size_t len;
+	unsigned char *big = tu_xmalloc(BIG);
+	pid_t pid;
+
+	tu_pipe(go_pipe);
+	pid = spawn_q(&l, &c, scheme, SPINQ, peer_late, NULL);
+	tu_close(go_pipe[0]);
+	assert_rv(ipcx_recv(c, b, sizeof b, &len, WAIT_MS), 0);
+	/* nothing comes: a spinning receiver still ends at its deadline */
+	assert_rv(ipcx_recv(c, b, sizeof b, &len, 100), IPCX_ETIMEDOUT);
+	assert_rv(ipcx_recv(c, b, sizeof b, &len, 0), IPCX_ETIMEDOUT);
+	/* and the channel still works */
+	assert_int_equal(tu_put(go_pipe[1], "g", 1), 0);
+	assert_rv(ipcx_recv(c, b, sizeof b, &len, WAIT_MS), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(b, "late", 4);
+	/* a spinning sender on a full buffer ends at its deadline too (the peer reads only
+	 * after it); the message was cut short, so the channel is broken for sending */
+	memset(big, 0x5a, BIG);
+	assert_rv(ipcx_send(c, big, BIG, 100), IPCX_ETIMEDOUT);
+	assert_int_equal(tu_put(go_pipe[1], "e", 1), 0);
+	assert_int_equal(tu_wait(pid, WAIT_MS), 0);
+	ipcx_close(c);
+	tu_close(go_pipe[1]);
+	ipcx_listener_close(l);
+	free(big);
+}
+
+static void
+test_spin_waiter_keeps_its_deadline_unix(void **state)
+{
+	(void)state;
+	spin_deadline_case("unix");
+}
+
+static void
+test_spin_waiter_keeps_its_deadline_tcp(void **state)
+{
+	(void)state;
+	spin_deadline_case("tcp");
+}
+
+/* A receiver (send_side false) or a sender on a full buffer (true), spinning without a
+ * deadline of its own, learns of the peer's death as IPCX_ECLOSED. */
+static void
+spin_death_case(const char *scheme, bool send_side)
+{
+	ipcx_listener *l;
+	ipcx_chan *c;
+	char b[8];
+	size_t len;
+	unsigned char *big = tu_xmalloc(BIG);
+	pid_t pid;
+
+	tu_pipe(go_pipe);
+	pid = spawn_q(&l, &c, scheme, SPINQ, peer_die_on_go, NULL);
+	tu_close(go_pipe[0]);
+	assert_rv(ipcx_recv(c, b, sizeof b, &len, WAIT_MS), 0);
+	/* the peer dies while (or just before) this side waits */
+	assert_int_equal(tu_put(go_pipe[1], "g", 1), 0);
+	if (send_side) {
+		memset(big, 0x5a, BIG);
+		assert_rv(ipcx_send(c, big, BIG, -1), IPCX_ECLOSED);
+	} else {
+		assert_rv(ipcx_recv(c, b, sizeof b, &len, -1), IPCX_ECLOSED);
+	}
+	assert_int_equal(tu_wait(pid, WAIT_MS), 128 + SIGKILL);
+	ipcx_close(c);
+	tu_close(go_pipe[1]);
+	ipcx_listener_close(l);
+	free(big);
+}
+
+static void
+test_spin_receiver_sees_peer_death_as_closed_unix(void **state)
+{
+	(void)state;
+	spin_death_case("unix", false);
+}
+
+static void
+test_spin_receiver_sees_peer_death_as_closed_tcp(void **state)
+{
+	(void)state;
+	spin_death_case("tcp", false);
+}
+
+static void
+test_spin_sender_sees_peer_death_as_closed_unix(void **state)
+{
+	(void)state;
+	spin_death_case("unix", true);
+}
+
+static void
+test_spin_sender_sees_peer_death_as_closed_tcp(void **state)
+{
+	(void)state;
+	spin_death_case("tcp", true);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int
@@ -350,6 +575,13 @@ main(int argc, char **argv)
 	        T(test_too_few_fd_slots_is_emsgsize_and_nothing_lost),
 	        T(test_recv_fds_of_plain_and_empty_messages),
 	        T(test_send_fds_over_the_limit_is_emsgsize),
+	        T(test_wait_option_parsed_and_bad_values_refused),
+	        T(test_spin_waiter_keeps_its_deadline_unix),
+	        T(test_spin_waiter_keeps_its_deadline_tcp),
+	        T(test_spin_receiver_sees_peer_death_as_closed_unix),
+	        T(test_spin_receiver_sees_peer_death_as_closed_tcp),
+	        T(test_spin_sender_sees_peer_death_as_closed_unix),
+	        T(test_spin_sender_sees_peer_death_as_closed_tcp),
 	};
 	int rv;
 

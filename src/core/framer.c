@@ -31,6 +31,13 @@ ipcx__framer_init(ipcx__framer *fr, int fd, bool is_socket, bool raw, size_t max
 }
 
 void
+ipcx__framer_set_wait(ipcx__framer *fr, int mode)
+{
+	ipcx__spin_init(&fr->rspin, mode);
+	ipcx__spin_init(&fr->sspin, mode);
+}
+
+void
 ipcx__framer_fini(ipcx__framer *fr)
 {
 	free(fr->rbuf);
@@ -79,10 +86,10 @@ ipcx__framer_send(ipcx__framer *fr, const void *buf, size_t len, int64_t deadlin
 	}
 	iov[n].iov_base = (void *)buf;
 	iov[n++].iov_len = len;
-	rv = ipcx__writev_all(fr->fd,
-	                      (fr->is_socket ? IPCX__IO_SOCKET : 0) |
-	                              (fr->sigpipe_ign ? IPCX__IO_NOSIGPIPE : 0),
-	                      iov, n, deadline, &done);
+	rv = ipcx__writev_all_sp(fr->fd,
+	                         (fr->is_socket ? IPCX__IO_SOCKET : 0) |
+	                                 (fr->sigpipe_ign ? IPCX__IO_NOSIGPIPE : 0),
+	                         iov, n, deadline, &done, &fr->sspin);
 	if (rv != 0 && done > 0 && !fr->raw) {
 		/* Part of a frame is on the wire: the peer can never find the next boundary. */
 		fr->serr = IPCX_EPIPE;
@@ -135,7 +142,8 @@ framer_read(ipcx__framer *fr, void *buf, size_t cap, int64_t deadline)
 			return rv;
 		}
 	}
-	n = ipcx__read_some(fr->fd, fr->is_socket, buf, cap, deadline, &fr->wait_first);
+	n = ipcx__read_some_sp(fr->fd, fr->is_socket, buf, cap, deadline, &fr->wait_first,
+	                       &fr->rspin);
 	if (n > 0) {
 		fr->poll_first = false;
 	}

@@ -75,6 +75,80 @@ ipcx__wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* Adaptive budget bounds: a wait that ends within SPIN_MAX would have been caught by
+ * retrying that long; the first waits of a channel retry for SPIN_INIT. */
+#define IO_SPIN_MIN_NS       ((int64_t)1000)
+#define IO_SPIN_INIT_NS      ((int64_t)20 * 1000)
+#define IO_SPIN_MAX_NS       ((int64_t)200 * 1000)
+#define IO_SPIN_PREEMPTED_NS ((int64_t)30 * 1000)
+
+void
+ipcx__spin_init(ipcx__spin *s, int mode)
+{
+	s->mode = mode;
+	s->start = s->end = 0;
+	s->budget_ns = 0;
+	/* with one CPU the peer needs ours to make progress: adaptive never retries there */
+	if (mode == IPCX__WAIT_ADAPTIVE && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		s->budget_ns = IO_SPIN_INIT_NS;
+	}
+}
+
+bool
+ipcx__spin_again(ipcx__spin *s, int64_t deadline)
+{
+	int64_t now;
+
+	if (!ipcx__spin_on(s)) {
+		return false;
+	}
+	now = ipcx__now_ns();
+	if (s->start == 0) {
+		s->start = s->last = now;
+		s->preempted = false;
+		s->end = s->mode == IPCX__WAIT_SPIN ? deadline : now + s->budget_ns;
+		if (s->end > deadline) {
+			s->end = deadline;
+		}
+	}
+	/* A gap between two attempts (each a syscall of about a microsecond) means that this
+	 * thread lost its CPU: more threads want to run than there are CPUs, and retrying
+	 * takes the time the peer needs. Block, and retry less next time (spin mode was
+	 * asked to spin, and does). */
+	if (s->mode == IPCX__WAIT_ADAPTIVE && now - s->last > IO_SPIN_PREEMPTED_NS) {
+		s->preempted = true;
+		return false;
+	}
+	s->last = now;
+	return now < s->end;
+}
+
+/*
+ * Follow the real length of the waits, blocked part included: a wait that ended within
+ * SPIN_MAX grows the budget to twice it, a longer one halves it. (Growing only when the
+ * retrying itself succeeded would lock a pair into the slow path once the budget had
+ * shrunk: every wait then ends in poll, however short it was.) The budget never drops to
+ * 0, so one short wait after an idle spell brings it back.
+ */
+void
+ipcx__spin_end(ipcx__spin *s)
+{
+	int64_t waited = ipcx__now_ns() - s->start;
+
+	s->start = 0;
+	if (s->mode != IPCX__WAIT_ADAPTIVE) {
+		return;
+	}
+	if (waited <= IO_SPIN_MAX_NS && !s->preempted) {
+		int64_t b = s->budget_ns > 2 * waited ? s->budget_ns : 2 * waited;
+		s->budget_ns = b < IO_SPIN_MIN_NS   ? IO_SPIN_MIN_NS
+		               : b > IO_SPIN_MAX_NS ? IO_SPIN_MAX_NS
+		                                    : b;
+	} else if (s->budget_ns / 2 >= IO_SPIN_MIN_NS) {
+		s->budget_ns /= 2;
+	}
+}
+
 int
 ipcx__set_nonblock(int fd, bool on)
 {
@@ -138,6 +212,17 @@ int
 ipcx__writev_all(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_t deadline,
                  size_t *done)
 {
+	return ipcx__writev_all_sp(fd, ioflags, iov, iovcnt, deadline, done, NULL);
+}
+
+int
+ipcx__writev_all_sp(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_t deadline,
+                    size_t *done, ipcx__spin *sp)
+{
+	/* a socket without a deadline blocks in sendmsg, unless it retries first */
+	bool nowait = deadline != IPCX__FOREVER || ipcx__spin_on(sp);
+	int rv = 0;
+
 	*done = 0;
 	while (iovcnt > 0) {
 		ssize_t n;
@@ -148,29 +233,37 @@ ipcx__writev_all(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_
 		}
 		if (ioflags & IPCX__IO_SOCKET) {
 			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-			int fl = MSG_NOSIGNAL | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
-			n = sendmsg(fd, &mh, fl);
+			n = sendmsg(fd, &mh, MSG_NOSIGNAL | (nowait ? MSG_DONTWAIT : 0));
 		} else if (ioflags & IPCX__IO_NOSIGPIPE) {
 			n = writev(fd, iov, iovcnt);
 		} else {
 			n = io_pipe_writev(fd, iov, iovcnt);
 		}
 		if (n < 0) {
-			int rv;
 			if (errno == EINTR) {
 				continue;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				return (errno == EPIPE || errno == ECONNRESET) ? IPCX_ECLOSED
-				                                               : ipcx__err(errno);
+				rv = (errno == EPIPE || errno == ECONNRESET) ? IPCX_ECLOSED
+				                                             : ipcx__err(errno);
+				break;
+			}
+			if (ipcx__spin_again(sp, deadline)) {
+				continue;
+			}
+			if (deadline == IPCX__FOREVER && nowait && (ioflags & IPCX__IO_SOCKET)) {
+				nowait = false; /* done retrying: block in sendmsg as before */
+				continue;
 			}
 			rv = ipcx__wait_fd(fd, POLLOUT, deadline);
 			if (rv < 0) {
-				return rv;
+				break;
 			}
 			if ((rv & (POLLERR | POLLHUP)) && !(rv & POLLOUT)) {
-				return IPCX_ECLOSED;
+				rv = IPCX_ECLOSED;
+				break;
 			}
+			rv = 0;
 			continue;
 		}
 		*done += (size_t)n;
@@ -186,7 +279,8 @@ ipcx__writev_all(int fd, unsigned ioflags, struct iovec *iov, int iovcnt, int64_
 			}
 		}
 	}
-	return 0;
+	ipcx__spin_done(sp);
+	return rv;
 }
 
 /* Read without blocking whatever the fd's mode: MSG_DONTWAIT on sockets, RWF_NOWAIT on
@@ -216,19 +310,30 @@ io_read_nowait(int fd, bool is_socket, void *buf, size_t cap)
 ssize_t
 ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline, bool *wait_first)
 {
-	/* With a deadline, waiting first saves the futile read of a ping-pong and reading
-	 * first saves the poll of a stream that keeps the fd full: learn which this is. */
-	bool wait = deadline != IPCX__FOREVER && *wait_first;
+	return ipcx__read_some_sp(fd, is_socket, buf, cap, deadline, wait_first, NULL);
+}
+
+ssize_t
+ipcx__read_some_sp(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline,
+                   bool *wait_first, ipcx__spin *sp)
+{
+	/* While retrying, every attempt is non-blocking and none polls first. Otherwise, with
+	 * a deadline, waiting first saves the futile read of a ping-pong and reading first
+	 * saves the poll of a stream that keeps the fd full: learn which this is. */
+	bool spin = ipcx__spin_on(sp);
+	bool block = deadline == IPCX__FOREVER && !spin;
+	bool wait = deadline != IPCX__FOREVER && !spin && *wait_first;
+	ssize_t n;
 
 	for (;;) {
-		ssize_t n;
 		if (wait) {
 			int rv = ipcx__wait_fd(fd, POLLIN, deadline);
 			if (rv < 0) {
-				return rv;
+				n = rv;
+				break;
 			}
 		}
-		if (deadline == IPCX__FOREVER) {
+		if (block) {
 			n = is_socket ? recv(fd, buf, cap, 0) : read(fd, buf, cap);
 		} else {
 			n = io_read_nowait(fd, is_socket, buf, cap);
@@ -237,22 +342,32 @@ ipcx__read_some(int fd, bool is_socket, void *buf, size_t cap, int64_t deadline,
 			if ((size_t)n == cap) {
 				*wait_first = false; /* a backlog: read first next time */
 			}
-			return n;
+			break;
 		}
-		if (n == 0) {
-			return IPCX_ECLOSED;
+		if (n == 0 || errno == ECONNRESET) {
+			n = IPCX_ECLOSED;
+			break;
 		}
-		if (errno == ECONNRESET) {
-			return IPCX_ECLOSED;
+		if (errno == EINTR) {
+			wait = false;
+			continue;
 		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			return ipcx__err(errno);
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			n = ipcx__err(errno);
+			break;
 		}
-		wait = errno != EINTR;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			*wait_first = true;
+		*wait_first = true;
+		if (ipcx__spin_again(sp, deadline)) {
+			wait = false;
+		} else if (deadline == IPCX__FOREVER && !block) {
+			block = true; /* done retrying: block in read as before */
+			wait = false;
+		} else {
+			wait = true;
 		}
 	}
+	ipcx__spin_done(sp);
+	return n;
 }
 
 int

@@ -239,6 +239,7 @@ ipcx__opts_resolve(ipcx__opts *o, const ipcx_opts *user, ipcx__url *u)
 	o->mode = 0600;
 	o->keep = false;
 	o->raw = false;
+	o->wait = IPCX__WAIT_BLOCK;
 	if (user != NULL) {
 		if (user->size < offsetof(ipcx_opts, raw) + sizeof user->raw) {
 			return IPCX_EINVAL; /* not set up by ipcx_opts_init */
@@ -281,6 +282,26 @@ ipcx__opts_resolve(ipcx__opts *o, const ipcx_opts *user, ipcx__url *u)
 	}
 	if (found) {
 		o->raw = x != 0;
+	}
+	/* only schemes that list "wait" among their keys get here with one */
+	return ipcx__url_wait(u, &o->wait);
+}
+
+int
+ipcx__url_wait(ipcx__url *u, int *mode)
+{
+	const char *v = ipcx__url_query(u, "wait");
+
+	*mode = IPCX__WAIT_BLOCK;
+	if (v == NULL || strcmp(v, "block") == 0) {
+		return 0;
+	}
+	if (strcmp(v, "adaptive") == 0) {
+		*mode = IPCX__WAIT_ADAPTIVE;
+	} else if (strcmp(v, "spin") == 0) {
+		*mode = IPCX__WAIT_SPIN;
+	} else {
+		return IPCX_EBADURL;
 	}
 	return 0;
 }

@@ -19,6 +19,9 @@
 /* 0x00 'S' 'P' version 0, protocol pair v0 (0x0010) big-endian, reserved 0x0000 */
 static const unsigned char tcp_sp_header[8] = {0x00, 0x53, 0x50, 0x00, 0x00, 0x10, 0x00, 0x00};
 
+/* ?wait=spin|block|adaptive (src/core/io.c) */
+static const char *const tcp_keys[] = {"wait", NULL};
+
 typedef struct tcp_chan {
 	ipcx_chan base;
 	ipcx__framer fr;
@@ -64,6 +67,7 @@ tcp_chan_new(ipcx_chan **cp, int fd, const ipcx__opts *o, bool send_header)
 	if ((rv = ipcx__framer_init(&t->fr, fd, true, o->raw, o->max_msg)) != 0) {
 		goto fail_free;
 	}
+	ipcx__framer_set_wait(&t->fr, o->wait);
 	if (!o->raw) {
 		t->fr.on_first_recv = tcp_check_header;
 		if (send_header) {
@@ -292,6 +296,7 @@ const struct ipcx__transport ipcx__tcp = {
         .version = IPCX__TRANSPORT_VERSION,
         .scheme = "tcp",
         .persistence = tcp_persistence,
+        .query_keys = tcp_keys,
         .listen = tcp_listen,
         .accept = tcp_accept,
         .listener_close = tcp_listener_close,

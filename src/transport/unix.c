@@ -19,6 +19,9 @@
 #define UNIX_HDR    8
 #define UNIX_SNDBUF (1024 * 1024) /* asked for; Linux doubles it for bookkeeping */
 
+/* ?wait=spin|block|adaptive (src/core/io.c) */
+static const char *const unix_keys[] = {"wait", NULL};
+
 typedef union unix_ctl {
 	struct cmsghdr align;
 	char buf[CMSG_SPACE(sizeof(int) * IPCX_MAX_FDS)];
@@ -33,6 +36,8 @@ typedef struct unix_chan {
 	int rerr;        /* sticky receive error */
 	bool wait_first; /* see unix_recvmsg */
 	unsigned probe;
+	ipcx__spin rspin; /* ?wait=: how to wait for a record ... */
+	ipcx__spin sspin; /* ... and for room to send one */
 	/* A message kept across IPCX_EMSGSIZE or a timeout: pm_got bytes of pm_total, in ovf
 	 * (first record only) or pm_heap, with the fds that came with it. */
 	unsigned char *ovf; /* UNIX_CHUNK bytes */
@@ -112,8 +117,11 @@ unix_chan_new(ipcx_chan **cp, int fd, const ipcx__opts *o)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	}
 	u->raw = o->raw;
+	ipcx__spin_init(&u->rspin, o->wait);
+	ipcx__spin_init(&u->sspin, o->wait);
 	if (u->raw) {
 		rv = ipcx__framer_init(&u->fr, fd, true, true, o->max_msg);
+		ipcx__framer_set_wait(&u->fr, o->wait);
 	} else {
 		rv = (u->ovf = malloc(UNIX_CHUNK)) != NULL ? 0 : IPCX_ENOMEM;
 	}
@@ -329,33 +337,47 @@ fail_close:
 
 /* ---- send ---------------------------------------------------------------------------- */
 
-/* One record; records are atomic, so EAGAIN means nothing was sent. */
+/* One record; records are atomic, so EAGAIN means nothing was sent. On a full buffer,
+ * retry as sp says, then poll (or, without a deadline, block in sendmsg). */
 static int
-unix_sendmsg(int fd, struct msghdr *mh, int64_t deadline)
+unix_sendmsg(int fd, struct msghdr *mh, int64_t deadline, ipcx__spin *sp)
 {
-	int flags = MSG_NOSIGNAL | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
+	bool nowait = deadline != IPCX__FOREVER || ipcx__spin_on(sp);
+	int rv;
 
 	for (;;) {
-		int rv;
-		if (sendmsg(fd, mh, flags) >= 0) {
-			return 0;
+		if (sendmsg(fd, mh, MSG_NOSIGNAL | (nowait ? MSG_DONTWAIT : 0)) >= 0) {
+			rv = 0;
+			break;
 		}
 		if (errno == EINTR) {
 			continue;
 		}
 		if (errno == EPIPE || errno == ECONNRESET) {
-			return IPCX_ECLOSED;
+			rv = IPCX_ECLOSED;
+			break;
 		}
 		if (errno != EAGAIN) {
-			return ipcx__err(errno);
+			rv = ipcx__err(errno);
+			break;
+		}
+		if (ipcx__spin_again(sp, deadline)) {
+			continue;
+		}
+		if (deadline == IPCX__FOREVER && nowait) {
+			nowait = false;
+			continue;
 		}
 		if ((rv = ipcx__wait_fd(fd, POLLOUT, deadline)) < 0) {
-			return rv;
+			break;
 		}
 		if ((rv & (POLLHUP | POLLERR)) && !(rv & POLLOUT)) {
-			return IPCX_ECLOSED;
+			rv = IPCX_ECLOSED;
+			break;
 		}
 	}
+	ipcx__spin_done(sp);
+	return rv;
 }
 
 static int
@@ -383,14 +405,14 @@ unix_send_msg(unix_chan *u, const void *buf, size_t len, const int *fds, size_t 
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
-	if ((rv = unix_sendmsg(u->fd, &mh, deadline)) != 0) {
+	if ((rv = unix_sendmsg(u->fd, &mh, deadline, &u->sspin)) != 0) {
 		return rv;
 	}
 	for (size_t off = first; off < len;) {
 		size_t n = len - off < UNIX_CHUNK ? len - off : UNIX_CHUNK;
 		struct iovec ci = {(char *)buf + off, n};
 		struct msghdr cmh = {.msg_iov = &ci, .msg_iovlen = 1};
-		if ((rv = unix_sendmsg(u->fd, &cmh, deadline)) != 0) {
+		if ((rv = unix_sendmsg(u->fd, &cmh, deadline, &u->sspin)) != 0) {
 			/* the peer holds the start of a message it can never complete */
 			u->serr = IPCX_EPIPE;
 			shutdown(u->fd, SHUT_WR);
@@ -426,41 +448,56 @@ unix_send_fds(ipcx_chan *c, const void *buf, size_t len, const int *fds, size_t 
 
 /* ---- receive ------------------------------------------------------------------------- */
 
-/* One record. With a deadline, a ping-pong peer makes the first non-blocking try futile
- * (EAGAIN, poll, retry: three syscalls), so after an EAGAIN wait first; every 16th receive
- * reads first again, to notice a stream that keeps records queued. */
+/* One record. While retrying (?wait=), every attempt is non-blocking and none polls
+ * first. Otherwise, with a deadline, a ping-pong peer makes the first non-blocking try
+ * futile (EAGAIN, poll, retry: three syscalls), so after an EAGAIN wait first; every 16th
+ * receive reads first again, to notice a stream that keeps records queued. */
 static int
 unix_recvmsg(unix_chan *u, struct msghdr *mh, int64_t deadline, size_t *n)
 {
-	int flags = MSG_CMSG_CLOEXEC | (deadline == IPCX__FOREVER ? 0 : MSG_DONTWAIT);
-	bool wait = deadline != IPCX__FOREVER && u->wait_first && (++u->probe & 15) != 0;
+	bool spin = ipcx__spin_on(&u->rspin);
+	bool nowait = deadline != IPCX__FOREVER || spin;
+	bool wait = !spin && deadline != IPCX__FOREVER && u->wait_first && (++u->probe & 15) != 0;
+	int rv;
 
 	for (;;) {
 		ssize_t got;
-		int rv;
 		if (wait && (rv = ipcx__wait_fd(u->fd, POLLIN, deadline)) < 0) {
-			return rv;
+			break;
 		}
-		got = recvmsg(u->fd, mh, flags);
+		got = recvmsg(u->fd, mh, MSG_CMSG_CLOEXEC | (nowait ? MSG_DONTWAIT : 0));
 		if (got >= 0) {
 			if (!wait) {
 				u->wait_first = false;
 			}
 			*n = (size_t)got;
-			return 0;
+			rv = 0;
+			break;
 		}
-		wait = errno != EINTR;
 		if (errno == EINTR) {
+			wait = false;
 			continue;
 		}
 		if (errno == ECONNRESET) {
-			return IPCX_ECLOSED;
+			rv = IPCX_ECLOSED;
+			break;
 		}
 		if (errno != EAGAIN) {
-			return ipcx__err(errno);
+			rv = ipcx__err(errno);
+			break;
 		}
 		u->wait_first = true;
+		if (ipcx__spin_again(&u->rspin, deadline)) {
+			wait = false;
+		} else if (deadline == IPCX__FOREVER && nowait) {
+			nowait = false; /* done retrying: block in recvmsg */
+			wait = false;
+		} else {
+			wait = true;
+		}
 	}
+	ipcx__spin_done(&u->rspin);
+	return rv;
 }
 
 /* Take the fds out of a received control message. */
@@ -725,6 +762,7 @@ const struct ipcx__transport ipcx__unix = {
         .version = IPCX__TRANSPORT_VERSION,
         .scheme = "unix",
         .persistence = unix_persistence,
+        .query_keys = unix_keys,
         .listen = unix_listen,
         .accept = unix_accept,
         .listener_close = unix_listener_close,
