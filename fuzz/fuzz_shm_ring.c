@@ -1,6 +1,6 @@
 /*
  * fuzz_shm_ring.c - libFuzzer target for the shm:// ring as a hostile peer leaves it: any
- * bytes in the ring (committed or not), any tail index for our own sends.
+ * bytes in the ring (committed or not, any kind and flag bits), any tail for our sends.
  */
 #include "core/ipcx_int.h"
 
@@ -52,6 +52,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i & 1) {
 			rv = ipcx_recv_view(c, &p, &len, 0);
 			if (rv == 0) {
+				const unsigned char *v = p, *ring = seg + 4096;
+
+				/* a view into the ring (not the stash) lies inside ring 0, whatever
+				 * the header's length and K_ALIGNED padding claim */
+				if (v >= seg && v < seg + FUZZ_SEG &&
+				    (v < ring || len > FUZZ_RING || v + len > ring + FUZZ_RING)) {
+					abort();
+				}
 				if (len > 0) {
 					memcpy(buf, p, len < sizeof buf ? len : sizeof buf);
 				}
