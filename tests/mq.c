@@ -1067,13 +1067,6 @@ main(int argc, char **argv)
 	        T(test_nothing_is_left_in_dev_mqueue_even_after_sigkill),
 	        T(test_listener_close_refuses_the_clients_still_waiting),
 	};
-	/* the bytes of all queues of a user count against each of its processes' limit:
-	 * tests running in parallel must not fail each other's queues */
-	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-
-	if (setrlimit(RLIMIT_MSGQUEUE, &rl) == -1 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_MSGQUEUE, &rl);
-	}
+	/* (tu_run raises RLIMIT_MSGQUEUE: queues of tests running in parallel) */
 	return tu_run("mq", tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL);
 }

@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -540,6 +542,59 @@ tu_remove_dirs_of(pid_t pid)
 	globfree(&g);
 }
 
+/*
+ * The bytes of all POSIX queues of a user count against the RLIMIT_MSGQUEUE of whichever of
+ * its processes makes the next queue: 800 KiB by default, about 9 queues of ipcx's default
+ * shape (10 x 8192), for every process of the user on the machine. Raise it as far as the
+ * hard limit allows (with CAP_SYS_RESOURCE: no limit; a test of the limit lowers it).
+ */
+static void
+tu_raise_msgqueue(void)
+{
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+
+	if (setrlimit(RLIMIT_MSGQUEUE, &rl) == -1 && getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MSGQUEUE, &rl);
+	}
+}
+
+static void
+tu_on_alarm(int sig)
+{
+	(void)sig; /* interrupts flock() */
+}
+
+/*
+ * Without CAP_SYS_RESOURCE (a container) that budget stays 800 KiB, shared by every run on
+ * the machine: suites making POSIX queues at once failed each other's (loan_mq and mq with
+ * IPCX_ENOSPC while conformance_mq of another tree ran). tests/CMakeLists.txt names such a
+ * suite's lock file in IPCX_TEST_LOCK (RESOURCE_LOCK serialises them within one ctest
+ * run; this flock, held until the suite exits, across runs). The wait is bounded: after
+ * 120 s the suite runs anyway, as it would without the lock.
+ */
+static void
+tu_machine_lock(void)
+{
+	const char *path = getenv("IPCX_TEST_LOCK");
+	struct sigaction sa = {.sa_handler = tu_on_alarm}, old;
+	unsigned left;
+	int fd;
+
+	if (path == NULL || *path == '\0' || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		return;
+	}
+	sigaction(SIGALRM, &sa, &old); /* no SA_RESTART: the alarm ends the wait */
+	left = alarm(120);
+	if (flock(fd, LOCK_EX) == -1) {
+		fprintf(stderr, "%s still locked by another run after 120 s: running anyway\n",
+		        path);
+		close(fd);
+	} /* else fd stays open: the lock lasts as long as this process */
+	alarm(left);
+	sigaction(SIGALRM, &old, NULL);
+}
+
 int
 tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *glob)
 {
@@ -547,6 +602,8 @@ tu_run(const char *group, const struct CMUnitTest *tests, size_t n, const char *
 	char names[4096] = "";
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* children and parent interleave whole lines */
+	tu_raise_msgqueue();
+	tu_machine_lock();
 	for (size_t i = 0; i < n; i++) {
 		pid_t pid;
 		int st;
