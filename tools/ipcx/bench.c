@@ -113,6 +113,11 @@ static const bench_scheme bench_schemes[] = {
                   &bench_raw_seqpacket_abs, 0, NULL, NULL),
         BENCH_ROW("tcp", NULL, "tcp://127.0.0.1:port", &bench_ipcx_tcp, &bench_raw_tcp, 0, NULL,
                   NULL),
+        /* the same, retrying before they poll, against the same blocking baselines */
+        BENCH_ROW("unix@adaptive", "unix-adaptive", "unix:///path?wait=adaptive",
+                  &bench_ipcx_unix_adaptive, &bench_raw_seqpacket, 0, NULL, NULL),
+        BENCH_ROW("tcp@adaptive", "tcp-adaptive", "tcp://127.0.0.1:port?wait=adaptive",
+                  &bench_ipcx_tcp_adaptive, &bench_raw_tcp, 0, NULL, NULL),
         BENCH_ROW("udp", NULL, "udp://127.0.0.1:port", &bench_ipcx_udp, &bench_raw_udp,
                   BENCH_UDP_MAX, "a UDP datagram carries at most 65507 B", NULL),
         BENCH_ROW("mq", NULL, "mq:///name", &bench_ipcx_mq, &bench_raw_mq, 0, NULL, bench_mq_max),
@@ -1329,9 +1334,10 @@ bench_usage(FILE *f)
 	        "figure is the median of several runs; the spread is reported. The table ends\n"
 	        "with the performance targets of shm:// and where this run puts them.\n"
 	        "\n"
-	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, udp, mq, sysvmq, "
-	        "file,\n"
-	        "                  file+sync (fdatasync per record), shm (adaptive wait),\n"
+	        "  --scheme LIST   pipe, fifo, unix, unix@ (abstract), tcp, unix@adaptive,\n"
+	        "                  tcp@adaptive (retry before poll: ?wait=adaptive), udp, mq,\n"
+	        "                  sysvmq, file, file+sync (fdatasync per record), shm (adaptive "
+	        "wait),\n"
 	        "                  shm@spin, shm@block, shm+loan (zero-copy loan/view), the\n"
 	        "                  baselines floor, futex, ring, memcpy (an shm scheme brings\n"
 	        "                  the ones it is held to), shm-all, or all (default: all but\n"

@@ -238,6 +238,26 @@ IX_LISTENER(bench_ipcx_fifo, "fifo://", "fifo://%D/fifo-%N", 0);
 IX_LISTENER(bench_ipcx_unix, "unix://", "unix://%D/unix-%N.sock", 0);
 IX_LISTENER(bench_ipcx_unix_abs, "unix:@", "unix:@ipcx-bench.%P.%N", 0);
 IX_LISTENER(bench_ipcx_tcp, "tcp://", "tcp://127.0.0.1:0", 0);
+
+/* unix:// and tcp:// retrying before they poll (?wait=adaptive), each side asking for it:
+ * held to the same blocking raw baselines, so x shows what the wait mode saves. */
+const bench_impl bench_ipcx_unix_adaptive = {
+        .name = "unix://?wait=adaptive",
+        .arg = "unix://%D/unixa-%N.sock?wait=adaptive",
+        .dial_query = "?wait=adaptive",
+        .serve = ix_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};
+
+const bench_impl bench_ipcx_tcp_adaptive = {
+        .name = "tcp://?wait=adaptive",
+        .arg = "tcp://127.0.0.1:0?wait=adaptive",
+        .dial_query = "?wait=adaptive",
+        .serve = ix_serve,
+        .accept = ix_accept,
+        .dial = ix_dial,
+};
 IX_LISTENER(bench_ipcx_udp, "udp://", "udp://127.0.0.1:0", BENCH_LOSSY);
 
 /* mq:///NAME is the queue /ipcx.NAME; the client's private pair is named after it. */

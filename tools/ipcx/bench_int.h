@@ -135,8 +135,8 @@ typedef struct bench_impl {
 } bench_impl;
 
 extern const bench_impl bench_ipcx_pipe, bench_ipcx_fifo, bench_ipcx_unix, bench_ipcx_unix_abs,
-        bench_ipcx_tcp, bench_ipcx_udp, bench_ipcx_mq, bench_ipcx_sysvmq, bench_ipcx_file,
-        bench_ipcx_file_sync;
+        bench_ipcx_tcp, bench_ipcx_unix_adaptive, bench_ipcx_tcp_adaptive, bench_ipcx_udp,
+        bench_ipcx_mq, bench_ipcx_sysvmq, bench_ipcx_file, bench_ipcx_file_sync;
 extern const bench_impl bench_raw_pipe, bench_raw_fifo, bench_raw_seqpacket,
         bench_raw_seqpacket_abs, bench_raw_tcp, bench_raw_udp, bench_raw_mq, bench_raw_sysvmq,
         bench_raw_file, bench_raw_file_sync;
