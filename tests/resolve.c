@@ -134,6 +134,25 @@ test_rpcbind_of_a_host_name_ends_at_the_timeout(void **state)
 	in_child(rpcbind_lookup);
 }
 
+static void
+dials(void)
+{
+	ipcx_chan *c = NULL;
+
+	assert_rv(ipcx_dial(&c, "tcp://ipcx-test.invalid:80", NULL, LOOKUP_MS), IPCX_ETIMEDOUT);
+	assert_true(dns_asked());
+	assert_rv(ipcx_dial(&c, "udp://ipcx-test.invalid:80", NULL, LOOKUP_MS), IPCX_ETIMEDOUT);
+	assert_true(dns_asked());
+	assert_null(c);
+}
+
+static void
+test_tcp_and_udp_dials_of_a_host_name_end_at_the_timeout(void **state)
+{
+	(void)state;
+	in_child(dials);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -141,6 +160,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	        T(test_a_lookup_ends_at_the_deadline),
 	        T(test_rpcbind_of_a_host_name_ends_at_the_timeout),
+	        T(test_tcp_and_udp_dials_of_a_host_name_end_at_the_timeout),
 	};
 
 	return tu_run("resolve", tests, sizeof tests / sizeof tests[0], argc > 1 ? argv[1] : NULL);

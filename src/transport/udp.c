@@ -483,7 +483,6 @@ udp_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 	struct addrinfo *res, *ai;
 	int fd = -1, rv, family = AF_INET;
 
-	IPCX__UNUSED(deadline); /* a udp connect only records the address */
 	if (o->raw) {
 		return IPCX_ENOTSUP;
 	}
@@ -493,7 +492,8 @@ udp_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 	if (u->host[0] == '\0') {
 		return IPCX_EBADURL;
 	}
-	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, false)) != 0) {
+	/* the lookup is the only wait: a udp connect only records the address */
+	if ((rv = ipcx__inet_resolve_by(&res, u, SOCK_DGRAM, false, deadline)) != 0) {
 		return rv;
 	}
 	rv = IPCX_EADDRNOTAVAIL;
