@@ -151,6 +151,11 @@ else
 	# the bench's directory under $TMPDIR) is gone at the end, and so are its files
 	TMPDIR=$D T=60 run bench --quick --runs 1 --size 64 --scheme floor --peers
 	check "bench --peers: exit 0" test "$RC" -eq 0
+	if [ "$RC" -ne 0 ]; then
+		# the failed row and its reason are at the end, past what diag shows
+		echo "#   exit status $RC; the end of the output:"
+		tail -n 25 "$D/out" | sed 's/^/#   /'
+	fi
 	check "bench --peers: every peer measured or said missing" eval \
 		'for p in nng-ipc nng-tcp zmq-ipc zmq-tcp iceoryx; do
 			grep -Eq "^$p +64 B +[0-9]|^$p .*skipped|^note: .*$p[, ].*not measured" "$D/out" || false
