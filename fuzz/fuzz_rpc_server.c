@@ -14,6 +14,16 @@
 
 static ipcx_rpc_server *srv;
 
+/* What is registered, in no particular order (the server keeps its table sorted): the
+ * replies are checked against a plain scan of this list. UINT32_MAX is the edge of the
+ * server's search for a program's last entry. */
+static const uint32_t f_regs[][3] = {
+        {F_PROG, 3, 2},     {F_PROG, 1, 1},     {F_PROG, 3, 1},
+        {F_PROG, 1, 3},     {F_PROG, 1, 2},     {F_PROG, 3, 3},
+        {F_PROG - 1, 7, 1}, {UINT32_MAX, 9, 1}, {UINT32_MAX, UINT32_MAX, 2},
+};
+#define F_NREGS (sizeof f_regs / sizeof f_regs[0])
+
 #define check(cond) check_at((cond), __LINE__)
 
 static void
@@ -64,10 +74,44 @@ f_setup(void)
 
 	snprintf(url, sizeof url, "unix:@ipcx-fuzz-rpc-server-%d", (int)getpid());
 	check(ipcx_rpc_server_new(&srv, url, NULL) == 0);
-	for (uint32_t v = 1; v <= 3; v += 2) {
-		for (uint32_t p = 1; p <= 3; p++) {
-			check(ipcx_rpc_register(srv, F_PROG, v, p, f_handler, NULL) == 0);
+	for (size_t i = 0; i < F_NREGS; i++) {
+		check(ipcx_rpc_register(srv, f_regs[i][0], f_regs[i][1], f_regs[i][2], f_handler,
+		                        NULL) == 0);
+	}
+}
+
+/* An accepted reply's status against a scan of f_regs: which of PROG_UNAVAIL, PROG_MISMATCH
+ * (with the lowest and highest version), PROC_UNAVAIL, NULL's empty success, or a handler's
+ * own status the call should have drawn. */
+static void
+f_check_dispatch(const unsigned char *rec, size_t len, const ipcx__rpc_reply *r)
+{
+	ipcx__rpc_call c;
+	ipcx_xdr x;
+	bool prog = false, vers = false, hit = false;
+	uint32_t low = UINT32_MAX, high = 0;
+
+	ipcx_xdr_init(&x, IPCX_XDR_DECODE, (void *)rec, len);
+	check(ipcx__rpc_call_decode(&x, &c) == 0);
+	for (size_t i = 0; i < F_NREGS; i++) {
+		if (f_regs[i][0] != c.prog) {
+			continue;
 		}
+		prog = true;
+		low = f_regs[i][1] < low ? f_regs[i][1] : low;
+		high = f_regs[i][1] > high ? f_regs[i][1] : high;
+		vers |= f_regs[i][1] == c.vers;
+		hit |= f_regs[i][1] == c.vers && f_regs[i][2] == c.proc;
+	}
+	if (!prog) {
+		check(r->accept == IPCX__RPC_PROG_UNAVAIL);
+	} else if (!vers) {
+		check(r->accept == IPCX__RPC_PROG_MISMATCH && r->low == low && r->high == high);
+	} else if (!hit) {
+		check(r->accept == (c.proc == 0 ? IPCX__RPC_SUCCESS : IPCX__RPC_PROC_UNAVAIL));
+	} else {
+		check(r->accept == IPCX__RPC_SUCCESS || r->accept == IPCX__RPC_GARBAGE_ARGS ||
+		      r->accept == IPCX__RPC_SYSTEM_ERR);
 	}
 }
 
@@ -94,6 +138,9 @@ f_serve(const unsigned char *rec, size_t len, size_t cap)
 	check(r.xid == xid);
 	if (r.stat == IPCX__RPC_MSG_ACCEPTED && r.accept != IPCX__RPC_SUCCESS) {
 		check(x.pos == outlen); /* an error reply carries nothing after its header */
+	}
+	if (r.stat == IPCX__RPC_MSG_ACCEPTED) {
+		f_check_dispatch(rec, len, &r);
 	}
 }
 

@@ -471,8 +471,11 @@ typedef struct ipcx_rpc_opts {
 	int auth_sys;     /* client: send AUTH_SYS credentials of this process */
 	int retry_ms;     /* client, udp: first retransmission after this long (doubling up to
 	                     the call's timeout); 0: 250 ms */
-	unsigned threads; /* server: most handlers running at once (a connection still has a
-	                     thread of its own); 0: no bound. udp: one thread in all cases */
+	unsigned threads; /* server: the threads that serve every connection (each runs the
+	                     handlers of the calls it reads), so also the most handlers running
+	                     at once; 0: the CPUs we may use (at least 4), and one more each
+	                     time all are held for 10 ms (no bound). shm://: a thread per
+	                     connection, threads bounds handlers only. udp: one thread */
 } ipcx_rpc_opts;
 
 IPCX_API void ipcx_rpc_opts_init(ipcx_rpc_opts *opts);

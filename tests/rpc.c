@@ -125,10 +125,10 @@ calc_handler(ipcx_rpc_req *req, void *arg)
 #define TP_SYSERR 2u /* -> SYSTEM_ERR */
 #define TP_WHOAMI 3u /* -> whoami */
 #define TP_BIG    4u /* int n -> opaque<> of n bytes (SYSTEM_ERR over max_msg) */
-#define TP_MEET   5u /* int ms -> 1 if another MEET ran at the same time within ms, else 0 */
+#define TP_MEET   5u /* int ms -> 1 if tp_party MEETs ran at the same time within ms, else 0 */
 
 static atomic_int tp_count;
-static atomic_int tp_meet, tp_met;
+static atomic_int tp_meet, tp_met, tp_party = 2;
 
 typedef struct whoami {
 	int32_t flavor;
@@ -186,8 +186,8 @@ tp_handler(ipcx_rpc_req *req, void *arg)
 		if (ipcx_xdr_int(req->args, &n) != 0) {
 			return IPCX_RPC_GARBAGE_ARGS;
 		}
-		if (atomic_fetch_add(&tp_meet, 1) + 1 >= 2) {
-			atomic_store(&tp_met, 1); /* two handlers inside at once */
+		if (atomic_fetch_add(&tp_meet, 1) + 1 >= atomic_load(&tp_party)) {
+			atomic_store(&tp_met, 1); /* that many handlers inside at once */
 		}
 		{
 			/* the wait is a bound only: two handlers at once end it at once */
@@ -1189,39 +1189,145 @@ meet_main(void *arg)
 	return NULL;
 }
 
-/* Two calls at once on two connections: both handlers run together with no bound (they
- * meet at once), never with opts.threads = 1 (each waits its 300 ms alone). */
+#define MEET_MAX 8
+
+/* parties calls at once on as many connections (over scheme): with enough threads every
+ * handler runs at the same time (they meet at once), with too few they never meet (each
+ * waits its ms alone). */
 static void
-meet(unsigned threads, int32_t ms, int32_t want)
+meet(const char *name, unsigned threads, int parties, int32_t ms, int32_t want)
 {
 	char url[1024];
 	ipcx_rpc_opts o;
 	ipcx_rpc_server *s;
-	pthread_t t[2];
-	meet_arg m[2];
+	pthread_t t[MEET_MAX];
+	meet_arg m[MEET_MAX];
 
+	assert_true(parties <= MEET_MAX);
 	atomic_store(&tp_met, 0);
+	atomic_store(&tp_party, parties);
 	ipcx_rpc_opts_init(&o);
 	o.threads = threads;
-	s = srv_up(scheme_named("unix"), &o, url, sizeof url);
-	for (int i = 0; i < 2; i++) {
+	s = srv_up(scheme_named(name), &o, url, sizeof url);
+	for (int i = 0; i < parties; i++) {
 		m[i] = (meet_arg){url, ms, -1, -1};
 		assert_int_equal(pthread_create(&t[i], NULL, meet_main, &m[i]), 0);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < parties; i++) {
 		pthread_join(t[i], NULL);
 		assert_rv(m[i].rv, 0);
 		assert_int_equal(m[i].met, want);
 	}
+	atomic_store(&tp_party, 2);
 	ipcx_rpc_server_close(s);
 }
 
+/* opts.threads bounds the handlers running at once, and 0 bounds nothing: six handlers that
+ * block until all six are in run together (more than the pool starts with: it grows). A
+ * thread per connection (shm://) shares the same bound. */
 static void
 test_threads_bound(void **state)
 {
 	(void)state;
-	meet(0, TU_WAIT_MS / 2, 1);
-	meet(1, 300, 0);
+	meet("unix", 0, 6, TU_WAIT_MS / 2, 1);
+	meet("tcp", 2, 2, TU_WAIT_MS / 2, 1);
+	meet("unix", 1, 2, 300, 0);
+	meet("shm", 0, 2, TU_WAIT_MS / 2, 1);
+	meet("shm", 1, 2, 300, 0);
+}
+
+/* With one pool thread: a tcp client that sent half a record and stalls holds no thread
+ * (its bytes wait in the connection's record decoder), so other clients are served; when
+ * it sends the rest, its call is answered too. */
+static void
+test_pool_half_record(void **state)
+{
+	char url[1024];
+	ipcx_rpc_opts o;
+	ipcx_rpc_server *s;
+	ipcx_rpc_client *good;
+	raw_conn r;
+	unsigned char call[256], reply[1024];
+	ipcx__rpc_call c = call_of(41, CALC_PROG, CALC_VERS, CALC_ADD);
+	size_t n, half;
+	int rv;
+
+	(void)state;
+	ipcx_rpc_opts_init(&o);
+	o.threads = 1;
+	s = srv_up(scheme_named("tcp"), &o, url, sizeof url);
+	n = make_call(call + 4, sizeof call - 4, &c, (unsigned char[8]){0, 0, 0, 2, 0, 0, 0, 3}, 8);
+	ipcx__rm_mark(call, (uint32_t)n, true);
+	half = (n + 4) / 2;
+	assert_int_equal(raw_open(&r, url), 0);
+	assert_int_equal(raw_send_bytes(&r, call, half), 0);
+	assert_rv(ipcx_rpc_client_new(&good, url, CALC_PROG, CALC_VERS, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(good_call(good, i), 0);
+	}
+	assert_int_equal(raw_send_bytes(&r, call + half, n + 4 - half), 0);
+	assert_int_equal(raw_recv(&r, reply, sizeof reply, &n, &rv, TU_WAIT_MS), 0);
+	assert_rv(rv, 0);
+	assert_true(n == 28 && ipcx__be32_get(reply) == 41 && ipcx__be32_get(reply + 24) == 5);
+	assert_int_equal(good_call(good, 7), 0);
+	raw_close(&r);
+	ipcx_rpc_client_close(good);
+	ipcx_rpc_server_close(s);
+}
+
+/* With one pool thread, more connections than threads, on the pool's schemes (mq:// left
+ * out: five clients' queues pass RLIMIT_MSGQUEUE): calls made in turn on each, and several calls
+ * queued on each before any answer is read (a batch served per wake-up, the rest after the
+ * connection is armed again). */
+static void
+test_pool_many_conns(void **state)
+{
+	static const char *names[] = {"unix", "tcp", "fifo", "sysvmq", "file"};
+	enum { NC = 5, ROUNDS = 4 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		const scheme *sc = scheme_named(names[k]);
+		char url[1024];
+		ipcx_rpc_opts o;
+		ipcx_rpc_server *s;
+		ipcx_rpc_client *cl[NC];
+		raw_conn r;
+		unsigned char call[256], reply[1024];
+		size_t n;
+		int rv;
+
+		ipcx_rpc_opts_init(&o);
+		o.threads = 1;
+		s = srv_up(sc, &o, url, sizeof url);
+		for (int i = 0; i < NC; i++) {
+			assert_rv(ipcx_rpc_client_new(&cl[i], url, CALC_PROG, CALC_VERS, NULL), 0);
+		}
+		for (int round = 0; round < ROUNDS; round++) {
+			for (int i = 0; i < NC; i++) {
+				assert_int_equal(good_call(cl[i], round * NC + i), 0);
+			}
+		}
+		/* 20 calls sent at once on one connection: more than one batch */
+		assert_int_equal(raw_open(&r, url), 0);
+		for (uint32_t i = 0; i < 20; i++) {
+			ipcx__rpc_call c = call_of(100 + i, CALC_PROG, CALC_VERS, CALC_ADD);
+			n = make_call(call, sizeof call, &c,
+			              (unsigned char[8]){0, 0, 0, (unsigned char)i, 0, 0, 0, 1}, 8);
+			assert_int_equal(raw_send(&r, call, n), 0);
+		}
+		for (uint32_t i = 0; i < 20; i++) {
+			assert_int_equal(raw_recv(&r, reply, sizeof reply, &n, &rv, TU_WAIT_MS), 0);
+			assert_rv(rv, 0);
+			assert_true(n == 28 && ipcx__be32_get(reply) == 100 + i &&
+			            ipcx__be32_get(reply + 24) == i + 1);
+		}
+		raw_close(&r);
+		for (int i = 0; i < NC; i++) {
+			ipcx_rpc_client_close(cl[i]);
+		}
+		ipcx_rpc_server_close(s);
+	}
 }
 
 static ipcx_rpc_server *sig_server;
@@ -1316,6 +1422,8 @@ main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_malformed_udp, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_stop_from_signal, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_bound, tu_setup, tu_teardown),
+	        cmocka_unit_test_setup_teardown(test_pool_half_record, tu_setup, tu_teardown),
+	        cmocka_unit_test_setup_teardown(test_pool_many_conns, tu_setup, tu_teardown),
 	        cmocka_unit_test_setup_teardown(test_api_errors, tu_setup, tu_teardown),
 	};
 	char group[64];

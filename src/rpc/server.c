@@ -1,6 +1,6 @@
 /*
- * server.c - the ONC RPC server (RFC 5531): a listener on any scheme with a thread per
- * connection (udp: one thread on a socket of its own), call dispatch and every error reply.
+ * server.c - the ONC RPC server (RFC 5531): a pool of threads on one epoll set over the
+ * listener and every connection (shm://: a spinning thread per connection; udp: one thread).
  */
 #include "../core/ipcx_int.h"
 #include "rpc_srv.h"
@@ -9,21 +9,29 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define SRV_DEFAULT_MAX  ((size_t)1 << 20)
 #define SRV_SEND_MS      10000 /* a client that does not read its replies for this long is dropped */
-#define SRV_IDLE_SPIN_MS 1     /* a blocking receive this long before sleeping in poll */
+#define SRV_IDLE_SPIN_MS 1     /* shm://: a blocking receive this long before sleeping in poll */
 #define SRV_CHUNK        65536 /* raw tcp reads, and udp datagrams */
 #define SRV_UDP_MAX      65507 /* the largest IPv4 UDP payload */
 #define SRV_CACHE        256   /* udp replies remembered for retransmitted calls */
+#define SRV_BUCKETS      512   /* their hash chains (a power of two) */
 #define SRV_RPCB_MS      3000
+#define SRV_BATCH        16  /* calls served from one connection before the others get a turn */
+#define SRV_ACCEPTS      32  /* clients accepted per wake-up of the listener */
+#define SRV_GROW_MS      10  /* threads == 0: every pool thread held this long adds one */
+#define SRV_MIN_POOL     4   /* threads == 0: pool threads at least */
+#define SRV_BACKOFF_MS   100 /* accept failed (out of fds or memory): let clients leave */
 
 enum srv_kind {
 	SRV_MSG, /* one marked record per ipcx message */
@@ -37,11 +45,16 @@ typedef struct srv_proc {
 	void *arg;
 } srv_proc;
 
+/* A connection. In the pool it belongs to whichever thread took its event (EPOLLONESHOT:
+ * one at a time); with a thread of its own (shm://), to that thread. */
 typedef struct srv_conn {
-	struct srv_conn *next;
+	struct srv_conn *prev, *next; /* s->conns, under s->mu */
 	ipcx_rpc_server *s;
 	ipcx_chan *c;
-	pthread_t tid;
+	int fd; /* ipcx_chan_fd, in s->epfd */
+	ipcx__rpc_peer peer;
+	ipcx__rm_dec dec; /* tcp://: the record being gathered between wake-ups */
+	pthread_t tid;    /* shm:// */
 	atomic_bool done;
 } srv_conn;
 
@@ -54,7 +67,9 @@ typedef struct srv_cached {
 	size_t keylen;
 	struct sockaddr_storage from;
 	socklen_t fromlen;
-	uint64_t used; /* LRU clock; 0: empty */
+	bool used;
+	uint32_t hash;
+	int16_t chain; /* next entry in its bucket, -1: none */
 	size_t len;
 	size_t cap; /* reply's size: an evicted entry's buffer is reused when large enough */
 	unsigned char *reply;
@@ -64,23 +79,37 @@ struct ipcx_rpc_server {
 	ipcx_rpc_opts opts;
 	size_t max_msg;
 	enum srv_kind kind;
+	bool spin; /* shm://: a thread per connection, spinning on the ring */
 	char url[IPCX__URL_MAX];
 	ipcx_listener *l;
-	int ufd;  /* udp */
-	int evfd; /* readable once stopped (never read: it stays readable) */
-	srv_proc *procs;
+	int ufd;         /* udp */
+	int evfd;        /* readable once stopped (never read: it stays readable) */
+	srv_proc *procs; /* sorted by (prog, vers, proc) */
 	size_t nprocs, cap;
 	bool running, started;
 	pthread_t runner;
 	int run_rv;
-	srv_conn *conns;
-	/* opts.threads: calls in progress */
+	/* connections (pool and shm://) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	srv_conn *conns;
+	size_t nconns;
+	/* the pool: epfd holds evfd (level-triggered: wakes every thread at a stop), the
+	 * listener and the connections (both EPOLLONESHOT) */
+	int epfd;
+	unsigned core;        /* threads started: opts.threads, or srv_pool_size() */
+	bool grow;            /* opts.threads == 0: add threads while all are held */
+	unsigned live;        /* pool threads running, under mu */
+	atomic_uint idle;     /* pool threads waiting for work */
+	atomic_uint progress; /* items finished, for the grower: held or just busy? */
+	atomic_bool armed;    /* the grower watches (idle reached 0) */
+	int armfd;            /* eventfd: wakes the grower */
+	/* shm:// (opts.threads: calls in progress) */
 	unsigned busy;
 	/* udp */
 	srv_cached cache[SRV_CACHE];
-	uint64_t clock;
+	int16_t bucket[SRV_BUCKETS]; /* first entry of each chain, -1: none */
+	unsigned cache_next;         /* the oldest entry: replaced next */
 	/* rpcbind: (prog, vers) registered, to unregister on close */
 	uint32_t (*rpcb)[2];
 	size_t nrpcb;
@@ -170,6 +199,9 @@ ipcx_rpc_server_new(ipcx_rpc_server **sp, const char *url, const ipcx_rpc_opts *
 		return IPCX_ENOMEM;
 	}
 	s->ufd = -1;
+	s->epfd = -1;
+	s->armfd = -1;
+	memset(s->bucket, -1, sizeof s->bucket);
 	if ((rv = ipcx__rpc_opts_fill(&s->opts, &s->max_msg, opts)) != 0) {
 		goto fail_free;
 	}
@@ -184,6 +216,7 @@ ipcx_rpc_server_new(ipcx_rpc_server **sp, const char *url, const ipcx_rpc_opts *
 	} else {
 		/* tcp:// is the ONC RPC wire itself (libtirpc peers): the socket's raw bytes */
 		s->kind = strncmp(url, "tcp:", 4) == 0 ? SRV_RAW : SRV_MSG;
+		s->spin = strncmp(url, "shm:", 4) == 0;
 		lo.raw = s->kind == SRV_RAW;
 		if ((rv = ipcx_listen(&s->l, url, &lo)) == 0 &&
 		    (rv = ipcx_listener_url(s->l, s->url, sizeof s->url)) != 0) {
@@ -213,21 +246,57 @@ fail_free:
 	return rv;
 }
 
+/* The table is kept sorted by (prog, vers, proc), so that a call finds its handler, or
+ * which of PROG_UNAVAIL, PROG_MISMATCH (and the versions) or PROC_UNAVAIL to answer, with
+ * binary searches. Compare p with a key on its first depth fields (1: prog, 2: and vers,
+ * 3: and proc). */
+static int
+srv_cmp(const srv_proc *p, uint32_t prog, uint32_t vers, uint32_t proc, int depth)
+{
+	if (p->prog != prog) {
+		return p->prog < prog ? -1 : 1;
+	}
+	if (depth > 1 && p->vers != vers) {
+		return p->vers < vers ? -1 : 1;
+	}
+	if (depth > 2 && p->proc != proc) {
+		return p->proc < proc ? -1 : 1;
+	}
+	return 0;
+}
+
+/* The first entry not below the key (on depth fields): nprocs if none. */
+static size_t
+srv_find(const ipcx_rpc_server *s, uint32_t prog, uint32_t vers, uint32_t proc, int depth)
+{
+	size_t lo = 0, hi = s->nprocs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (srv_cmp(&s->procs[mid], prog, vers, proc, depth) < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
 int
 ipcx_rpc_register(ipcx_rpc_server *s, uint32_t prog, uint32_t vers, uint32_t proc,
                   ipcx_rpc_handler fn, void *arg)
 {
+	size_t at;
+
 	if (s == NULL || fn == NULL) {
 		return IPCX_EINVAL;
 	}
 	if (s->running) {
 		return IPCX_EBUSY; /* handler threads read the table without a lock */
 	}
-	for (size_t i = 0; i < s->nprocs; i++) {
-		srv_proc *p = &s->procs[i];
-		if (p->prog == prog && p->vers == vers && p->proc == proc) {
-			return IPCX_EEXIST;
-		}
+	at = srv_find(s, prog, vers, proc, 3);
+	if (at < s->nprocs && srv_cmp(&s->procs[at], prog, vers, proc, 3) == 0) {
+		return IPCX_EEXIST;
 	}
 	if (s->nprocs == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
@@ -238,7 +307,9 @@ ipcx_rpc_register(ipcx_rpc_server *s, uint32_t prog, uint32_t vers, uint32_t pro
 		s->procs = v;
 		s->cap = cap;
 	}
-	s->procs[s->nprocs++] = (srv_proc){prog, vers, proc, fn, arg};
+	memmove(&s->procs[at + 1], &s->procs[at], (s->nprocs - at) * sizeof *s->procs);
+	s->procs[at] = (srv_proc){prog, vers, proc, fn, arg};
+	s->nprocs++;
 	return 0;
 }
 
@@ -273,10 +344,12 @@ srv_accepted(uint32_t xid, uint32_t stat, unsigned char *out, size_t cap, size_t
 	return srv_reply(&r, out, cap, outlen);
 }
 
+/* shm://'s threads of their own share opts.threads slots; in the pool the threads are the
+ * bound. */
 static void
 srv_slot_take(ipcx_rpc_server *s)
 {
-	if (s->opts.threads == 0) {
+	if (s->opts.threads == 0 || !s->spin) {
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -290,7 +363,7 @@ srv_slot_take(ipcx_rpc_server *s)
 static void
 srv_slot_give(ipcx_rpc_server *s)
 {
-	if (s->opts.threads == 0) {
+	if (s->opts.threads == 0 || !s->spin) {
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -307,9 +380,8 @@ ipcx__rpc_serve_one(ipcx_rpc_server *s, const unsigned char *rec, size_t len,
 	ipcx__rpc_call c;
 	ipcx_rpc_authsys sys;
 	ipcx_rpc_req req;
-	const srv_proc *hit = NULL;
-	bool prog_known = false, vers_known = false;
-	uint32_t low = UINT32_MAX, high = 0;
+	const srv_proc *hit;
+	size_t at, end, v;
 	int rv, st;
 
 	*outlen = 0;
@@ -345,31 +417,25 @@ ipcx__rpc_serve_one(ipcx_rpc_server *s, const unsigned char *rec, size_t len,
 		                     .auth = IPCX__RPC_AUTH_REJECTEDCRED};
 		return srv_reply(&r, out, cap, outlen);
 	}
-	for (size_t i = 0; i < s->nprocs; i++) {
-		const srv_proc *p = &s->procs[i];
-		if (p->prog != c.prog) {
-			continue;
+	at = srv_find(s, c.prog, c.vers, c.proc, 3);
+	hit = at < s->nprocs && srv_cmp(&s->procs[at], c.prog, c.vers, c.proc, 3) == 0
+	              ? &s->procs[at]
+	              : NULL;
+	if (hit == NULL && (at = srv_find(s, c.prog, 0, 0, 1)) < s->nprocs &&
+	    s->procs[at].prog == c.prog) {
+		/* the program is known: is the version? (its entries run from at to end - 1) */
+		end = c.prog == UINT32_MAX ? s->nprocs : srv_find(s, c.prog + 1, 0, 0, 1);
+		v = srv_find(s, c.prog, c.vers, 0, 2);
+		if (v == end || s->procs[v].vers != c.vers) {
+			ipcx__rpc_reply r = {.xid = c.xid,
+			                     .stat = IPCX__RPC_MSG_ACCEPTED,
+			                     .accept = IPCX__RPC_PROG_MISMATCH,
+			                     .low = s->procs[at].vers,
+			                     .high = s->procs[end - 1].vers};
+			return srv_reply(&r, out, cap, outlen);
 		}
-		prog_known = true;
-		low = p->vers < low ? p->vers : low;
-		high = p->vers > high ? p->vers : high;
-		if (p->vers == c.vers) {
-			vers_known = true;
-			if (p->proc == c.proc) {
-				hit = p;
-			}
-		}
-	}
-	if (!prog_known) {
+	} else if (hit == NULL) {
 		return srv_accepted(c.xid, IPCX__RPC_PROG_UNAVAIL, out, cap, outlen);
-	}
-	if (!vers_known) {
-		ipcx__rpc_reply r = {.xid = c.xid,
-		                     .stat = IPCX__RPC_MSG_ACCEPTED,
-		                     .accept = IPCX__RPC_PROG_MISMATCH,
-		                     .low = low,
-		                     .high = high};
-		return srv_reply(&r, out, cap, outlen);
 	}
 	if (hit == NULL) {
 		/* procedure 0 answers for every registered version unless a handler took it */
@@ -430,109 +496,189 @@ srv_wait(ipcx_rpc_server *s, int fd)
 	}
 }
 
-/* One marked record per message. */
+/* What one pool thread owns: the reply buffer and the receive buffer, shared by every
+ * connection it serves (nothing stays in them between wake-ups). */
+typedef struct srv_bufs {
+	unsigned char *tx; /* max_msg + 4: a reply with its record mark */
+	unsigned char *rx;
+	size_t rxcap;
+} srv_bufs;
+
+static int
+srv_bufs_init(ipcx_rpc_server *s, srv_bufs *b)
+{
+	b->tx = malloc(s->max_msg + 4);
+	b->rxcap = SRV_CHUNK;
+	b->rx = malloc(b->rxcap);
+	if (b->tx == NULL || b->rx == NULL) {
+		free(b->tx);
+		free(b->rx);
+		return IPCX_ENOMEM;
+	}
+	return 0;
+}
+
 static void
-srv_conn_msg(srv_conn *k, const ipcx__rpc_peer *peer, unsigned char *tx)
+srv_bufs_fini(srv_bufs *b)
+{
+	free(b->tx);
+	free(b->rx);
+}
+
+/* Serve one call record and send its reply. Nonzero: drop the connection. */
+static int
+srv_call(srv_conn *k, const unsigned char *rec, size_t len, unsigned char *tx)
 {
 	ipcx_rpc_server *s = k->s;
-	size_t cap = 4096, n, outlen, maxwire = s->max_msg + 64;
-	unsigned char *rx = malloc(cap), *rec;
-	int fd = ipcx_chan_fd(k->c), rv;
+	size_t outlen;
+	int rv;
 
-	while (rx != NULL) {
-		rv = ipcx_recv(k->c, rx, cap, &n, SRV_IDLE_SPIN_MS);
+	if ((rv = ipcx__rpc_serve_one(s, rec, len, &k->peer, tx + 4, s->max_msg, &outlen)) != 0) {
+		return rv;
+	}
+	ipcx__rm_mark(tx, (uint32_t)outlen, true);
+	return ipcx_send(k->c, tx, outlen + 4, SRV_SEND_MS);
+}
+
+/* One marked record per message: the messages that can be read without waiting, up to a
+ * batch. timeout_ms 0 in the pool (a message cut short stays inside the channel until the
+ * rest comes), SRV_IDLE_SPIN_MS on a thread of its own. 1: served some, 0: nothing came
+ * (wait on the fd); negative: drop the connection. */
+static int
+srv_msg_serve(srv_conn *k, srv_bufs *b, int timeout_ms)
+{
+	ipcx_rpc_server *s = k->s;
+	size_t n, maxwire = s->max_msg + 64;
+	unsigned char *rec;
+	int rv;
+
+	for (int i = 0; i < SRV_BATCH;) {
+		rv = ipcx_recv(k->c, b->rx, b->rxcap, &n, timeout_ms);
 		if (rv == IPCX_ETIMEDOUT) {
-			if (fd < 0 || !srv_wait(s, fd)) {
-				break;
-			}
-			continue;
+			return i > 0;
 		}
 		if (rv == IPCX_EMSGSIZE && n <= maxwire) {
-			unsigned char *b = realloc(rx, n);
-			if (b == NULL) {
-				break;
+			unsigned char *g = realloc(b->rx, n);
+			if (g == NULL) {
+				return IPCX_ENOMEM;
 			}
-			rx = b;
-			cap = n;
+			b->rx = g;
+			b->rxcap = n;
 			continue;
 		}
 		if (rv != 0) {
-			break; /* closed, broken, or a message over max_msg: drop this client */
+			return rv; /* closed, broken, or a message over max_msg */
 		}
-		if (ipcx__rm_unwrap(rx, n, (uint32_t)s->max_msg, 0, &rec, &n) != 0 ||
-		    ipcx__rpc_serve_one(s, rec, n, peer, tx + 4, s->max_msg, &outlen) != 0) {
-			break;
+		if ((rv = ipcx__rm_unwrap(b->rx, n, (uint32_t)s->max_msg, 0, &rec, &n)) != 0 ||
+		    (rv = srv_call(k, rec, n, b->tx)) != 0) {
+			return rv;
 		}
-		ipcx__rm_mark(tx, (uint32_t)outlen, true);
-		if (ipcx_send(k->c, tx, outlen + 4, SRV_SEND_MS) != 0) {
-			break;
+		i++;
+		if (timeout_ms == 0 && (k->c->tp->pending == NULL || !k->c->tp->pending(k->c))) {
+			break; /* the fd says when the next one comes */
 		}
 	}
-	free(rx);
+	return 1;
 }
 
-/* tcp://: the raw stream through the incremental record decoder. */
-static void
-srv_conn_raw(srv_conn *k, const ipcx__rpc_peer *peer, unsigned char *tx)
+/* tcp://: the raw stream through the incremental record decoder: every record of what one
+ * read brought is served (the decoder keeps a record cut short, never a pointer into rx). */
+static int
+srv_raw_serve(srv_conn *k, srv_bufs *b)
 {
-	ipcx_rpc_server *s = k->s;
-	ipcx__rm_dec d;
-	unsigned char *rx = malloc(SRV_CHUNK);
-	int fd = ipcx_chan_fd(k->c), rv;
-	size_t n, off, used, outlen;
+	size_t n, off, used;
+	int rv;
 
-	ipcx__rm_dec_init(&d, (uint32_t)s->max_msg, 0);
-	while (rx != NULL) {
-		rv = ipcx_recv(k->c, rx, SRV_CHUNK, &n, SRV_IDLE_SPIN_MS);
+	for (int i = 0; i < SRV_BATCH; i++) {
+		rv = ipcx_recv(k->c, b->rx, SRV_CHUNK, &n, 0);
 		if (rv == IPCX_ETIMEDOUT) {
-			if (fd < 0 || !srv_wait(s, fd)) {
-				break;
-			}
-			continue;
+			return 0;
 		}
 		if (rv != 0) {
-			break;
+			return rv;
 		}
 		for (off = 0; off < n; off += used) {
-			rv = ipcx__rm_dec_feed(&d, rx + off, n - off, &used);
+			rv = ipcx__rm_dec_feed(&k->dec, b->rx + off, n - off, &used);
 			if (rv < 0) {
-				goto out;
+				return rv;
 			}
-			if (rv == 1) {
-				if (ipcx__rpc_serve_one(s, d.rec, d.rec_len, peer, tx + 4,
-				                        s->max_msg, &outlen) != 0) {
-					goto out;
-				}
-				ipcx__rm_mark(tx, (uint32_t)outlen, true);
-				if (ipcx_send(k->c, tx, outlen + 4, SRV_SEND_MS) != 0) {
-					goto out;
-				}
+			if (rv == 1 && (rv = srv_call(k, k->dec.rec, k->dec.rec_len, b->tx)) != 0) {
+				return rv;
 			}
 		}
+		if (n < SRV_CHUNK) {
+			return 0; /* the socket is empty: wait on the fd */
+		}
 	}
-out:
-	ipcx__rm_dec_fini(&d);
-	free(rx);
+	return 0;
 }
+
+static int
+srv_conn_new(ipcx_rpc_server *s, ipcx_chan *c, srv_conn **kp)
+{
+	srv_conn *k;
+
+	if ((k = calloc(1, sizeof *k)) == NULL) {
+		return IPCX_ENOMEM;
+	}
+	k->s = s;
+	k->c = c;
+	k->peer.known = ipcx_peer_cred(c, &k->peer.pid, &k->peer.uid, &k->peer.gid) == 0;
+	ipcx__rm_dec_init(&k->dec, (uint32_t)s->max_msg, 0);
+	pthread_mutex_lock(&s->mu);
+	k->next = s->conns;
+	if (s->conns != NULL) {
+		s->conns->prev = k;
+	}
+	s->conns = k;
+	s->nconns++;
+	pthread_mutex_unlock(&s->mu);
+	*kp = k;
+	return 0;
+}
+
+/* Close a connection (its fd must be out of the pool's set) and forget it. */
+static void
+srv_conn_free(srv_conn *k)
+{
+	ipcx_rpc_server *s = k->s;
+
+	pthread_mutex_lock(&s->mu);
+	if (k->prev != NULL) {
+		k->prev->next = k->next;
+	} else {
+		s->conns = k->next;
+	}
+	if (k->next != NULL) {
+		k->next->prev = k->prev;
+	}
+	s->nconns--;
+	pthread_mutex_unlock(&s->mu);
+	ipcx_close(k->c);
+	ipcx__rm_dec_fini(&k->dec);
+	free(k);
+}
+
+/* ---- shm://: a thread per connection ----------------------------------------------------
+ * Its receive spins on the ring for an adaptive budget before it sleeps: a call answered
+ * by a thread that is already spinning costs no syscall at all, which a poll set over the
+ * ring's eventfds (a write by every client per call, and the wake-up) would throw away. */
 
 static void *
 srv_conn_main(void *arg)
 {
 	srv_conn *k = arg;
-	ipcx__rpc_peer peer = {0};
-	unsigned char *tx = malloc(k->s->max_msg + 4);
+	srv_bufs b;
+	int fd = ipcx_chan_fd(k->c);
 
-	peer.known = ipcx_peer_cred(k->c, &peer.pid, &peer.uid, &peer.gid) == 0;
-	if (tx != NULL) {
-		if (k->s->kind == SRV_RAW) {
-			srv_conn_raw(k, &peer, tx);
-		} else {
-			srv_conn_msg(k, &peer, tx);
+	if (fd >= 0 && srv_bufs_init(k->s, &b) == 0) {
+		int rv;
+		/* straight back to the spinning receive after a call; poll only once idle */
+		while ((rv = srv_msg_serve(k, &b, SRV_IDLE_SPIN_MS)) > 0 ||
+		       (rv == 0 && srv_wait(k->s, fd))) {
 		}
+		srv_bufs_fini(&b);
 	}
-	free(tx);
-	ipcx_close(k->c);
-	k->c = NULL;
 	atomic_store(&k->done, true);
 	return NULL;
 }
@@ -541,22 +687,22 @@ srv_conn_main(void *arg)
 static void
 srv_reap(ipcx_rpc_server *s, bool all)
 {
-	srv_conn **pp = &s->conns;
-
-	while (*pp != NULL) {
-		srv_conn *k = *pp;
-		if (all || atomic_load(&k->done)) {
-			pthread_join(k->tid, NULL);
-			*pp = k->next;
-			free(k);
-		} else {
-			pp = &k->next;
+	for (;;) {
+		srv_conn *k;
+		pthread_mutex_lock(&s->mu);
+		for (k = s->conns; k != NULL && !all && !atomic_load(&k->done); k = k->next) {
 		}
+		pthread_mutex_unlock(&s->mu);
+		if (k == NULL) {
+			return;
+		}
+		pthread_join(k->tid, NULL);
+		srv_conn_free(k);
 	}
 }
 
 static int
-srv_run_streams(ipcx_rpc_server *s)
+srv_run_spin(ipcx_rpc_server *s)
 {
 	int lfd = ipcx_listener_fd(s->l);
 
@@ -572,40 +718,336 @@ srv_run_streams(ipcx_rpc_server *s)
 		if (rv != 0) {
 			/* out of fds or memory: let clients leave before trying again */
 			struct pollfd p = {.fd = s->evfd, .events = POLLIN};
-			poll(&p, 1, 100);
+			poll(&p, 1, SRV_BACKOFF_MS);
 			continue;
 		}
-		if ((k = calloc(1, sizeof *k)) == NULL) {
+		if (srv_conn_new(s, c, &k) != 0) {
 			ipcx_close(c);
 			continue;
 		}
-		k->s = s;
-		k->c = c;
 		if (pthread_create(&k->tid, NULL, srv_conn_main, k) != 0) {
-			ipcx_close(c);
-			free(k);
-			continue;
+			srv_conn_free(k);
 		}
-		k->next = s->conns;
-		s->conns = k;
 	}
 	srv_reap(s, true);
 	return 0;
 }
 
+/* ---- the pool ----------------------------------------------------------------------------
+ * Every pool thread waits in epoll_wait on one set; a connection is in it with EPOLLONESHOT,
+ * so the thread that takes its event owns it alone: it reads without waiting, runs the
+ * handler, sends the reply, serves what is already buffered, and re-arms the connection.
+ * No hand-off between threads per call, and while every thread is busy, ready connections
+ * wait in the set and the next thread that comes back takes one without sleeping: under
+ * load a wake-up serves many calls, as libtirpc's single poll loop does. A peer that stops
+ * mid-record holds no thread (its bytes wait in the channel or the record decoder). */
+
+/* Markers for the two fds of the set that are not connections. */
+#define SRV_EV_STOP   ((void *)&srv_ev_marks[0])
+#define SRV_EV_LISTEN ((void *)&srv_ev_marks[1])
+static const char srv_ev_marks[2];
+
+static int
+srv_arm(ipcx_rpc_server *s, int op, int fd, void *ptr)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = ptr};
+
+	return epoll_ctl(s->epfd, op, fd, &ev) == 0 ? 0 : ipcx__err(errno);
+}
+
+/* The listener's turn: take the clients that are there, into the set. */
+static void
+srv_accept_some(ipcx_rpc_server *s)
+{
+	for (int i = 0; i < SRV_ACCEPTS; i++) {
+		ipcx_chan *c;
+		srv_conn *k;
+		int rv = ipcx_accept(s->l, &c, 0);
+
+		if (rv == IPCX_ETIMEDOUT) {
+			break;
+		}
+		if (rv != 0) {
+			/* out of fds or memory: let clients leave before trying again */
+			struct pollfd p = {.fd = s->evfd, .events = POLLIN};
+			poll(&p, 1, SRV_BACKOFF_MS);
+			break;
+		}
+		if (srv_conn_new(s, c, &k) != 0) {
+			ipcx_close(c);
+			continue;
+		}
+		/* once in the set another thread may serve it (and free it): k is not ours */
+		if ((k->fd = ipcx_chan_fd(c)) < 0 || srv_arm(s, EPOLL_CTL_ADD, k->fd, k) != 0) {
+			srv_conn_free(k);
+		}
+	}
+	srv_arm(s, EPOLL_CTL_MOD, ipcx_listener_fd(s->l), SRV_EV_LISTEN);
+}
+
+/* A connection's turn. */
+static void
+srv_serve(srv_conn *k, srv_bufs *b)
+{
+	ipcx_rpc_server *s = k->s;
+	int rv = s->kind == SRV_RAW ? srv_raw_serve(k, b) : srv_msg_serve(k, b, 0);
+
+	if (rv >= 0 && srv_arm(s, EPOLL_CTL_MOD, k->fd, k) == 0) {
+		return;
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	srv_conn_free(k);
+}
+
+/* threads == 0: a thread going back to the set while enough others wait there leaves. */
+static bool
+srv_retire(ipcx_rpc_server *s)
+{
+	bool leave = false;
+
+	if (!s->grow || atomic_load(&s->idle) < s->core) {
+		return false;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->live > s->core && atomic_load(&s->idle) >= s->core) {
+		s->live--;
+		pthread_cond_broadcast(&s->cv);
+		leave = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return leave;
+}
+
+/* Pool threads are detached: the last thing one does is to count itself out, under mu. */
+static void *
+srv_worker(void *arg)
+{
+	ipcx_rpc_server *s = arg;
+	srv_bufs b;
+	bool ok = srv_bufs_init(s, &b) == 0;
+
+	while (ok) {
+		struct epoll_event ev;
+		int n = epoll_wait(s->epfd, &ev, 1, -1);
+		if (n < 0 && errno != EINTR) {
+			break;
+		}
+		if (n <= 0) {
+			continue;
+		}
+		if (ev.data.ptr == SRV_EV_STOP) {
+			break; /* level-triggered: every other thread sees it too */
+		}
+		/* the last waiting thread taken: the grower watches whether any comes back */
+		if (atomic_fetch_sub(&s->idle, 1) == 1 && s->grow &&
+		    !atomic_exchange(&s->armed, true)) {
+			uint64_t one = 1;
+			ssize_t w = write(s->armfd, &one, sizeof one);
+			(void)w;
+		}
+		if (ev.data.ptr == SRV_EV_LISTEN) {
+			srv_accept_some(s);
+		} else {
+			srv_serve(ev.data.ptr, &b);
+		}
+		if (s->grow) {
+			atomic_fetch_add(&s->progress, 1);
+			if (srv_retire(s)) {
+				srv_bufs_fini(&b);
+				return NULL;
+			}
+		}
+		atomic_fetch_add(&s->idle, 1);
+	}
+	if (ok) {
+		srv_bufs_fini(&b);
+	} else {
+		atomic_fetch_sub(&s->idle, 1);
+	}
+	pthread_mutex_lock(&s->mu);
+	s->live--;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* One more pool thread (counted as waiting before it runs, so that the grower does not
+ * add two for one shortage). */
+static int
+srv_spawn(ipcx_rpc_server *s)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int rv;
+
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&s->mu);
+	s->live++;
+	atomic_fetch_add(&s->idle, 1);
+	if ((rv = pthread_create(&t, &a, srv_worker, s)) != 0) {
+		s->live--;
+		atomic_fetch_sub(&s->idle, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_attr_destroy(&a);
+	return rv == 0 ? 0 : ipcx__err(rv);
+}
+
+/* The pool's size when opts.threads is 0: the CPUs this process may run on, and at least
+ * SRV_MIN_POOL, so that a few handlers that block do not hold up every other client until
+ * the grower steps in (and on a shared machine the scheduler gives a server a share of a
+ * CPU per runnable thread: one thread alone falls behind a thread per client there). */
+static unsigned
+srv_pool_size(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof set, &set) != 0 || (n = CPU_COUNT(&set)) < 1) {
+		n = 1;
+	}
+	return (unsigned)n > SRV_MIN_POOL ? (unsigned)n : SRV_MIN_POOL;
+}
+
+/* threads == 0: while no pool thread waits in the set (the last one out armed us), look
+ * every SRV_GROW_MS whether any finished something; if none did, all are held (handlers
+ * that block, clients slow to read their replies): add a thread, as a thread per
+ * connection would have had one. Returns at a stop. */
+static void
+srv_grower(ipcx_rpc_server *s)
+{
+	struct pollfd p[2] = {{.fd = s->evfd, .events = POLLIN},
+	                      {.fd = s->armfd, .events = POLLIN}};
+
+	for (;;) {
+		uint64_t v;
+		ssize_t r;
+		int n = poll(p, 2, -1);
+		if (n < 0 && errno != EINTR) {
+			return;
+		}
+		if (p[0].revents != 0) {
+			return;
+		}
+		if (n <= 0 || p[1].revents == 0) {
+			continue;
+		}
+		r = read(s->armfd, &v, sizeof v);
+		(void)r;
+		for (;;) {
+			unsigned before = atomic_load(&s->progress);
+			if (poll(p, 1, SRV_GROW_MS) != 0 && p[0].revents != 0) {
+				return;
+			}
+			if (atomic_load(&s->idle) > 0) {
+				atomic_store(&s->armed, false);
+				if (atomic_load(&s->idle) > 0 || atomic_exchange(&s->armed, true)) {
+					break; /* a thread waits (or armed us again: armfd says so)
+					        */
+				}
+				continue;
+			}
+			pthread_mutex_lock(&s->mu);
+			bool room = s->live < s->core + s->nconns + 1;
+			pthread_mutex_unlock(&s->mu);
+			if (atomic_load(&s->progress) == before && room) {
+				srv_spawn(s);
+			}
+		}
+	}
+}
+
+static int
+srv_run_pool(ipcx_rpc_server *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = SRV_EV_STOP};
+	int rv = 0;
+
+	s->core = s->opts.threads != 0 ? s->opts.threads : srv_pool_size();
+	s->grow = s->opts.threads == 0;
+	atomic_store(&s->idle, 0);
+	atomic_store(&s->armed, false);
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		return ipcx__err(errno);
+	}
+	if ((s->armfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) != 0) {
+		rv = ipcx__err(errno);
+		goto out;
+	}
+	if ((rv = srv_arm(s, EPOLL_CTL_ADD, ipcx_listener_fd(s->l), SRV_EV_LISTEN)) != 0) {
+		goto out;
+	}
+	for (unsigned i = 0; i < s->core; i++) {
+		if ((rv = srv_spawn(s)) != 0 && i == 0) {
+			goto out; /* not one thread: nothing could serve */
+		}
+	}
+	rv = 0;
+	if (s->grow) {
+		srv_grower(s);
+	} else {
+		struct pollfd p = {.fd = s->evfd, .events = POLLIN};
+		while (poll(&p, 1, -1) <= 0) {
+		}
+	}
+out:
+	/* a stop (evfd stays readable) ends every pool thread once its call is done */
+	if (rv != 0) {
+		ipcx_rpc_server_stop(s);
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->live > 0) {
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	while (s->conns != NULL) {
+		srv_conn_free(s->conns);
+	}
+	ipcx__close_fd(s->armfd);
+	ipcx__close_fd(s->epfd);
+	s->armfd = s->epfd = -1;
+	return rv;
+}
+
+static int
+srv_run_streams(ipcx_rpc_server *s)
+{
+	return s->spin ? srv_run_spin(s) : srv_run_pool(s);
+}
+
 /* ---- udp -------------------------------------------------------------------------------- */
+
+/* The cache is a hash table (chains of indices) over a ring of SRV_CACHE entries: a
+ * lookup hashes the key and the sender and walks one short chain; a new reply replaces the
+ * oldest entry (a retransmission comes within seconds, long before 256 other calls). */
+static uint32_t
+srv_cache_hash(const unsigned char *key, size_t kl, const struct sockaddr_storage *from,
+               socklen_t fl)
+{
+	const unsigned char *f = (const unsigned char *)from;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < kl; i++) {
+		h = (h ^ key[i]) * 16777619u;
+	}
+	for (size_t i = 0; i < fl; i++) {
+		h = (h ^ f[i]) * 16777619u;
+	}
+	return h;
+}
 
 static srv_cached *
 srv_cache_find(ipcx_rpc_server *s, const unsigned char *call, size_t n,
-               const struct sockaddr_storage *from, socklen_t fl)
+               const struct sockaddr_storage *from, socklen_t fl, uint32_t h)
 {
 	size_t kl = n < SRV_KEY ? n : SRV_KEY;
 
-	for (size_t i = 0; i < SRV_CACHE; i++) {
+	for (int i = s->bucket[h & (SRV_BUCKETS - 1)]; i >= 0; i = s->cache[i].chain) {
 		srv_cached *e = &s->cache[i];
-		if (e->used != 0 && e->keylen == kl && memcmp(e->key, call, kl) == 0 &&
+		if (e->hash == h && e->keylen == kl && memcmp(e->key, call, kl) == 0 &&
 		    e->fromlen == fl && memcmp(&e->from, from, fl) == 0) {
-			e->used = ++s->clock;
 			return e;
 		}
 	}
@@ -614,16 +1056,13 @@ srv_cache_find(ipcx_rpc_server *s, const unsigned char *call, size_t n,
 
 static void
 srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
-              const struct sockaddr_storage *from, socklen_t fl, const unsigned char *reply,
-              size_t len)
+              const struct sockaddr_storage *from, socklen_t fl, uint32_t h,
+              const unsigned char *reply, size_t len)
 {
-	srv_cached *e = &s->cache[0];
+	int idx = (int)(s->cache_next % SRV_CACHE);
+	srv_cached *e = &s->cache[idx];
+	int16_t *pp;
 
-	for (size_t i = 1; i < SRV_CACHE && e->used != 0; i++) {
-		if (s->cache[i].used < e->used) {
-			e = &s->cache[i];
-		}
-	}
 	if (len > e->cap) {
 		/* no allocation per call once the cache is warm: most replies fit the old buffer */
 		unsigned char *b = realloc(e->reply, len);
@@ -633,13 +1072,24 @@ srv_cache_put(ipcx_rpc_server *s, const unsigned char *call, size_t n,
 		e->reply = b;
 		e->cap = len;
 	}
+	if (e->used) {
+		/* unlink the oldest from its chain */
+		for (pp = &s->bucket[e->hash & (SRV_BUCKETS - 1)]; *pp != idx;
+		     pp = &s->cache[*pp].chain) {
+		}
+		*pp = e->chain;
+	}
+	s->cache_next++;
 	memcpy(e->reply, reply, len);
 	e->len = len;
 	e->keylen = n < SRV_KEY ? n : SRV_KEY;
 	memcpy(e->key, call, e->keylen);
 	memcpy(&e->from, from, fl);
 	e->fromlen = fl;
-	e->used = ++s->clock;
+	e->hash = h;
+	e->used = true;
+	e->chain = s->bucket[h & (SRV_BUCKETS - 1)];
+	s->bucket[h & (SRV_BUCKETS - 1)] = (int16_t)idx;
 }
 
 static int
@@ -653,7 +1103,7 @@ srv_run_udp(ipcx_rpc_server *s)
 		socklen_t fl = sizeof from;
 		ssize_t n = recvfrom(s->ufd, rx, SRV_CHUNK, MSG_DONTWAIT | MSG_TRUNC,
 		                     (struct sockaddr *)&from, &fl);
-		uint32_t xid, type;
+		uint32_t xid, type, h;
 		size_t outlen;
 		srv_cached *e;
 
@@ -663,7 +1113,8 @@ srv_run_udp(ipcx_rpc_server *s)
 		if (ipcx__rpc_peek(rx, (size_t)n, &xid, &type) != 0 || type != IPCX__RPC_CALL) {
 			continue;
 		}
-		if ((e = srv_cache_find(s, rx, (size_t)n, &from, fl)) != NULL) {
+		h = srv_cache_hash(rx, (size_t)n < SRV_KEY ? (size_t)n : SRV_KEY, &from, fl);
+		if ((e = srv_cache_find(s, rx, (size_t)n, &from, fl, h)) != NULL) {
 			sendto(s->ufd, e->reply, e->len, MSG_DONTWAIT, (struct sockaddr *)&from,
 			       fl);
 			continue;
@@ -671,7 +1122,7 @@ srv_run_udp(ipcx_rpc_server *s)
 		if (ipcx__rpc_serve_one(s, rx, (size_t)n, NULL, tx, cap, &outlen) != 0) {
 			continue;
 		}
-		srv_cache_put(s, rx, (size_t)n, &from, fl, tx, outlen);
+		srv_cache_put(s, rx, (size_t)n, &from, fl, h, tx, outlen);
 		sendto(s->ufd, tx, outlen, MSG_DONTWAIT, (struct sockaddr *)&from, fl);
 	}
 	free(rx);
