@@ -55,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				const unsigned char *v = p, *ring = seg + 4096;
 
 				/* a view into the ring (not the stash) lies inside ring 0, whatever
-				 * the header's length and K_ALIGNED padding claim */
+				 * the header's length and padding claim */
 				if (v >= seg && v < seg + FUZZ_SEG &&
 				    (v < ring || len > FUZZ_RING || v + len > ring + FUZZ_RING)) {
 					abort();
