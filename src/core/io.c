@@ -76,10 +76,14 @@ ipcx__wait_fd(int fd, short events, int64_t deadline)
 }
 
 /* Adaptive budget bounds: a wait that ends within SPIN_MAX would have been caught by
- * retrying that long; the first waits of a channel retry for SPIN_INIT. */
+ * retrying that long; the first waits of a channel retry for SPIN_INIT. SPIN_MAX must
+ * exceed a blocked round trip (a wake-up, ~50 us on a VM), or a pair that once blocked
+ * would never measure a wait short enough to retry again (20 us trapped tcp:// there);
+ * above it, every microsecond is CPU taken from others when threads outnumber CPUs
+ * (32 RPC clients on 2 CPUs, against block: +30% at 50 us, +50% at 100, +170% at 200). */
 #define IO_SPIN_MIN_NS       ((int64_t)1000)
 #define IO_SPIN_INIT_NS      ((int64_t)20 * 1000)
-#define IO_SPIN_MAX_NS       ((int64_t)200 * 1000)
+#define IO_SPIN_MAX_NS       ((int64_t)100 * 1000)
 #define IO_SPIN_PREEMPTED_NS ((int64_t)30 * 1000)
 
 void
