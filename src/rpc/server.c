@@ -943,8 +943,7 @@ srv_grower(ipcx_rpc_server *s)
 			if (atomic_load(&s->idle) > 0) {
 				atomic_store(&s->armed, false);
 				if (atomic_load(&s->idle) > 0 || atomic_exchange(&s->armed, true)) {
-					break; /* a thread waits (or armed us again: armfd says so)
-					        */
+					break; /* a thread waits, or one armed us again */
 				}
 				continue;
 			}
