@@ -115,7 +115,7 @@ test_set_getaddr_dump_unset_round_trip(void **state)
 	assert_true(rpcinfo_lists(prog, 1, "tcp", 40001));
 	assert_true(rpcinfo_lists(prog, 1, "udp", 40002));
 
-	assert_rv(ipcx__rpcb_unset(prog, 1, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 1, NULL, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT),
 	          IPCX_ERPCPROG);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "udp", hp, sizeof hp, T_TIMEOUT),
@@ -169,12 +169,12 @@ test_set_again_same_port_ok_other_port_eexist(void **state)
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 3, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
 	snprintf(want, sizeof want, "127.0.0.1:%u", port);
 	assert_string_equal(hp, want);
-	assert_rv(ipcx__rpcb_unset(prog, 3, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 3, NULL, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_set(prog, 3, "tcp", other, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 3, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
 	snprintf(want, sizeof want, "127.0.0.1:%u", other);
 	assert_string_equal(hp, want);
-	assert_rv(ipcx__rpcb_unset(prog, 3, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 3, NULL, T_TIMEOUT), 0);
 	close(fd);
 }
 
@@ -210,7 +210,7 @@ test_stale_registration_is_replaced_live_one_kept(void **state)
 	assert_rv(ipcx__rpcb_set(prog, 1, "udp", dead_udp, T_TIMEOUT), IPCX_EEXIST);
 	assert_true(rpcinfo_lists(prog, 1, "tcp", port));
 	assert_true(rpcinfo_lists(prog, 1, "udp", live_udp));
-	assert_rv(ipcx__rpcb_unset(prog, 1, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 1, NULL, T_TIMEOUT), 0);
 	close(ufd);
 	close(lfd);
 }
@@ -224,16 +224,56 @@ test_unset_is_per_version_and_idempotent(void **state)
 
 	assert_rv(ipcx__rpcb_set(prog, 1, "tcp", 40021, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_set(prog, 2, "tcp", 40022, T_TIMEOUT), 0);
-	assert_rv(ipcx__rpcb_unset(prog, 1, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 1, NULL, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT),
 	          IPCX_ERPCPROG);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 2, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
 	assert_string_equal(hp, "127.0.0.1:40022");
 	assert_true(rpcinfo_lists(prog, 2, "tcp", 40022));
-	assert_rv(ipcx__rpcb_unset(prog, 2, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 2, NULL, T_TIMEOUT), 0);
 	/* nothing left to remove is not an error */
-	assert_rv(ipcx__rpcb_unset(prog, 2, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 2, NULL, T_TIMEOUT), 0);
 	assert_false(rpcinfo_lists(prog, 2, "tcp", 40022));
+}
+
+static int
+null_handler(ipcx_rpc_req *req, void *arg)
+{
+	(void)req;
+	(void)arg;
+	return IPCX_RPC_SUCCESS;
+}
+
+/* Two servers of one program, on tcp and on udp: each registers its own transport, and
+ * closing one leaves the other's registration in place. */
+static void
+test_servers_unregister_only_their_transport(void **state)
+{
+	uint32_t prog = t_prog(8);
+	ipcx_rpc_server *st, *su;
+	ipcx_rpc_opts o;
+	char hp[128];
+	(void)state;
+
+	ipcx_rpc_opts_init(&o);
+	o.rpcbind = 1;
+	assert_rv(ipcx_rpc_server_new(&st, "tcp://127.0.0.1:0", &o), 0);
+	assert_rv(ipcx_rpc_server_new(&su, "udp://127.0.0.1:0", &o), 0);
+	assert_rv(ipcx_rpc_register(st, prog, 1, 1, null_handler, NULL), 0);
+	assert_rv(ipcx_rpc_register(su, prog, 1, 1, null_handler, NULL), 0);
+	assert_rv(ipcx_rpc_server_start(st), 0);
+	assert_rv(ipcx_rpc_server_start(su), 0);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "udp", hp, sizeof hp, T_TIMEOUT), 0);
+	ipcx_rpc_server_close(st);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT),
+	          IPCX_ERPCPROG);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "udp", hp, sizeof hp, T_TIMEOUT), 0);
+	ipcx_rpc_server_close(su);
+	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "udp", hp, sizeof hp, T_TIMEOUT),
+	          IPCX_ERPCPROG);
+	/* the call names its transport */
+	assert_rv(ipcx__rpcb_unset(prog, 1, "sctp", T_TIMEOUT), IPCX_EINVAL);
 }
 
 static void
@@ -563,7 +603,7 @@ check_v2_fallback(enum fake_mode mode)
 	assert_non_null(e);
 	assert_int_equal(e->port, 40042);
 	free(v);
-	assert_rv(ipcx__rpcb_unset(prog, 1, T_TIMEOUT), 0);
+	assert_rv(ipcx__rpcb_unset(prog, 1, NULL, T_TIMEOUT), 0);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", prog, 1, "tcp", hp, sizeof hp, T_TIMEOUT),
 	          IPCX_ERPCPROG);
 	fake_stop(&f, calls);
@@ -598,7 +638,7 @@ test_no_rpcbind_is_connection_refused(void **state)
 	(void)state;
 
 	assert_rv(ipcx__rpcb_set(t_prog(5), 1, "tcp", 40051, T_TIMEOUT), IPCX_ECONNREFUSED);
-	assert_rv(ipcx__rpcb_unset(t_prog(5), 1, T_TIMEOUT), IPCX_ECONNREFUSED);
+	assert_rv(ipcx__rpcb_unset(t_prog(5), 1, NULL, T_TIMEOUT), IPCX_ECONNREFUSED);
 	assert_rv(ipcx__rpcb_getaddr("127.0.0.1", t_prog(5), 1, "tcp", hp, sizeof hp, T_TIMEOUT),
 	          IPCX_ECONNREFUSED);
 	assert_rv(ipcx__rpcb_dump("127.0.0.1", &v, &n, T_TIMEOUT), IPCX_ECONNREFUSED);
@@ -717,6 +757,7 @@ main(void)
 	        T(test_set_again_same_port_ok_other_port_eexist),
 	        T(test_stale_registration_is_replaced_live_one_kept),
 	        T(test_unset_is_per_version_and_idempotent),
+	        T(test_servers_unregister_only_their_transport),
 	        T(test_bad_arguments_refused),
 	};
 	static const struct CMUnitTest played[] = {

@@ -611,15 +611,18 @@ ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, i
 }
 
 int
-ipcx__rpcb_unset(uint32_t prog, uint32_t vers, int timeout_ms)
+ipcx__rpcb_unset(uint32_t prog, uint32_t vers, const char *netid, int timeout_ms)
 {
 	rpcb_conn c;
 	int rv;
 
+	if (netid != NULL && strcmp(netid, "tcp") != 0 && strcmp(netid, "udp") != 0) {
+		return IPCX_EINVAL;
+	}
 	if ((rv = rpcb_connect(&c, NULL, timeout_ms)) != 0) {
 		return rv;
 	}
-	rv = rpcb_unset_conn(&c, prog, vers, ""); /* "": every transport */
+	rv = rpcb_unset_conn(&c, prog, vers, netid != NULL ? netid : ""); /* "": every one */
 	rpcb_close(&c);
 	return rv;
 }

@@ -15,11 +15,12 @@
  * IPCX_EEXIST if rpcbind already has it for another address where a server answers (a
  * stale entry, whose port refuses, is replaced when rpcbind speaks version 3 or 4);
  * IPCX_ECONNREFUSED when no rpcbind runs. */
-int ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port,
-                   int timeout_ms);
+int ipcx__rpcb_set(uint32_t prog, uint32_t vers, const char *netid, unsigned port, int timeout_ms);
 
-/* Remove every registration of (prog, vers) (RPCBPROC_UNSET / PMAPPROC_UNSET). */
-int ipcx__rpcb_unset(uint32_t prog, uint32_t vers, int timeout_ms);
+/* Remove the registration of (prog, vers) on netid "tcp" or "udp", or on every transport
+ * when netid is NULL (RPCBPROC_UNSET; the portmapper's PMAPPROC_UNSET always removes
+ * every transport). Nothing registered is not an error. */
+int ipcx__rpcb_unset(uint32_t prog, uint32_t vers, const char *netid, int timeout_ms);
 
 /* Where HOST's rpcbind says (prog, vers) is on netid: "host:port" in hostport (cap bytes).
  * IPCX_ERPCPROG when it is not registered. */
@@ -29,10 +30,10 @@ int ipcx__rpcb_getaddr(const char *host, uint32_t prog, uint32_t vers, const cha
 /* Everything HOST's rpcbind knows (RPCBPROC_DUMP, else PMAPPROC_DUMP): *list is malloc'd. */
 typedef struct ipcx__rpcb_entry {
 	uint32_t prog, vers;
-	char netid[32];  /* "tcp", "udp", "tcp6", "local", ... */
-	char addr[128];  /* universal address as rpcbind gives it ("0.0.0.0.0.111") */
-	char owner[64];  /* "" for portmapper answers */
-	unsigned port;   /* from addr, 0 if none (local) */
+	char netid[32]; /* "tcp", "udp", "tcp6", "local", ... */
+	char addr[128]; /* universal address as rpcbind gives it ("0.0.0.0.0.111") */
+	char owner[64]; /* "" for portmapper answers */
+	unsigned port;  /* from addr, 0 if none (local) */
 } ipcx__rpcb_entry;
 
 int ipcx__rpcb_dump(const char *host, ipcx__rpcb_entry **list, size_t *n, int timeout_ms);

@@ -1148,7 +1148,10 @@ static void
 srv_rpcb_unset(ipcx_rpc_server *s)
 {
 	for (size_t i = 0; i < s->nrpcb; i++) {
-		ipcx__rpcb_unset(s->rpcb[i][0], s->rpcb[i][1], SRV_RPCB_MS);
+		/* this transport only: a server of the same program on the other one (another
+		 * process, or another ipcx_rpc_server) keeps its registration */
+		ipcx__rpcb_unset(s->rpcb[i][0], s->rpcb[i][1], s->kind == SRV_UDP ? "udp" : "tcp",
+		                 SRV_RPCB_MS);
 	}
 	free(s->rpcb);
 	s->rpcb = NULL;
