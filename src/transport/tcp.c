@@ -248,34 +248,41 @@ tcp_pending(ipcx_chan *c)
 }
 
 #define TCP_LINGER_MS 1000
+#define TCP_ACCEPT_MS 10000 /* how long a close waits for a peer that has not accepted yet */
 
 /* Closing a TCP socket while input is unread (or arrives later) makes the kernel answer
  * with RST and drop what is still queued for sending: messages the caller was told were
  * sent. So send FIN after them, and until the peer has acknowledged them all (or hung up,
- * or a bounded linger passed) read and discard its input (its SP header, at least). */
+ * or a bounded linger passed) read and discard its input. A peer that has not accepted the
+ * connection yet (a loaded server) sends its SP header only when it does: after a close
+ * that gave up at TCP_LINGER_MS, and the RST it draws drops the rest of our messages. So
+ * while `header_due` bytes of that header are still to come and messages are unacknowledged,
+ * wait longer (TCP_ACCEPT_MS: a listener that is alive but never accepts). */
 static void
-tcp_linger(int fd)
+tcp_linger(int fd, size_t header_due)
 {
 	int64_t deadline = ipcx__deadline(TCP_LINGER_MS);
+	int64_t accept_deadline = header_due > 0 ? ipcx__deadline(TCP_ACCEPT_MS) : deadline;
 	char sink[4096];
 
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		int unacked = 0;
+		int64_t end, step;
 		ssize_t n;
 		while ((n = recv(fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) {
+			header_due = (size_t)n >= header_due ? 0 : header_due - (size_t)n;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			return; /* the peer closed too, or the connection is gone */
 		}
 		if (ioctl(fd, SIOCOUTQ, &unacked) == -1 || unacked == 0) {
-			return;
+			return; /* all in the peer's kernel: readable there even after an RST */
 		}
-		if (ipcx__wait_fd(fd, POLLIN,
-		                  ipcx__now_ns() + 10 * 1000000 < deadline
-		                          ? ipcx__now_ns() + 10 * 1000000
-		                          : deadline) == IPCX_ETIMEDOUT &&
-		    ipcx__poll_ms(deadline) == 0) {
+		end = header_due > 0 ? accept_deadline : deadline;
+		step = ipcx__now_ns() + 10 * 1000000; /* SIOCOUTQ has no wake-up: look again */
+		if (ipcx__wait_fd(fd, POLLIN, step < end ? step : end) == IPCX_ETIMEDOUT &&
+		    ipcx__poll_ms(end) == 0) {
 			return;
 		}
 	}
@@ -285,8 +292,12 @@ static void
 tcp_close(ipcx_chan *c)
 {
 	tcp_chan *t = (tcp_chan *)c;
+	size_t have = t->fr.rtail - t->fr.rhead;
 
-	tcp_linger(t->fr.fd);
+	/* raw streams have no header; the framer has read it, or holds part of it unread */
+	tcp_linger(t->fr.fd, t->fr.raw || t->fr.first_done || have >= sizeof tcp_sp_header
+	                             ? 0
+	                             : sizeof tcp_sp_header - have);
 	close(t->fr.fd);
 	ipcx__framer_fini(&t->fr);
 	free(t);
