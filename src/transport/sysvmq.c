@@ -103,6 +103,7 @@ typedef struct smq_waiter {
 	pthread_t th;
 	pid_t owner; /* the process the thread runs in: after fork(2) the child has none */
 	bool started, armed, stop; /* under mu */
+	bool running;              /* under mu: the thread has entered smq_waiter_main */
 	/* a zero-byte message of mtype was taken (by the thread, a receive or a probe): on a
 	 * channel the peer's close marker, which is always its last message */
 	atomic_bool zero;
@@ -512,6 +513,8 @@ smq_waiter_main(void *arg)
 	 * lock is held and nothing is consumed but a zero-byte marker */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&w->mu);
+	w->running = true;
+	pthread_cond_broadcast(&w->cv); /* smq_waiter_arm waits for this */
 	for (;;) {
 		ssize_t n;
 		int e;
@@ -552,7 +555,8 @@ smq_waiter_arm(smq_waiter *w, bool keep)
 
 	pthread_mutex_lock(&w->mu);
 	if (w->started && w->owner != getpid()) {
-		w->started = w->armed = false; /* a forked child: its own thread, then */
+		/* a forked child: its own thread, then */
+		w->started = w->armed = w->running = false;
 	}
 	if (keep) {
 		smq_kick_locked(w);
@@ -582,10 +586,18 @@ smq_waiter_arm(smq_waiter *w, bool keep)
 		}
 		w->started = true;
 		w->owner = getpid();
+		/* Return only once the thread runs: a fork(2) right after this call must not
+		 * catch it inside its start-up, where a sanitizer runtime allocates under its
+		 * allocator's lock (GCC 12's ASan does not take that lock around fork), and the
+		 * child, which inherits the lock taken, deadlocks at its first thread or
+		 * allocation of that size. */
+		while (!w->running) {
+			pthread_cond_wait(&w->cv, &w->mu);
+		}
 	}
 	if (!w->armed) {
 		w->armed = true;
-		pthread_cond_signal(&w->cv);
+		pthread_cond_broadcast(&w->cv);
 	}
 out:
 	pthread_mutex_unlock(&w->mu);
@@ -611,7 +623,7 @@ smq_waiter_fini(smq_waiter *w)
 	pthread_mutex_lock(&w->mu);
 	started = w->started && w->owner == getpid();
 	w->stop = true;
-	pthread_cond_signal(&w->cv);
+	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	if (started) {
 		pthread_cancel(w->th);
