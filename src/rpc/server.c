@@ -87,6 +87,8 @@ struct ipcx_rpc_server {
 	srv_proc *procs; /* sorted by (prog, vers, proc) */
 	size_t nprocs, cap;
 	bool running, started;
+	bool ready;       /* under mu: the runner's first threads are up (start waits for it) */
+	unsigned booting; /* under mu: threads created that have not reached their loop */
 	pthread_t runner;
 	int run_rv;
 	/* connections (pool and shm://) */
@@ -664,14 +666,49 @@ srv_conn_free(srv_conn *k)
  * by a thread that is already spinning costs no syscall at all, which a poll set over the
  * ring's eventfds (a write by every client per call, and the wake-up) would throw away. */
 
+/* The server's threads report that their start-up is over, and whoever created one waits
+ * for it: a fork(2) by the application right after ipcx_rpc_server_start() (or while a
+ * client is accepted) must not catch a thread inside its start-up, where a sanitizer
+ * runtime allocates under its allocator's lock without guarding fork (GCC 12's ASan), and
+ * the child, inheriting the lock taken, would deadlock at its first thread or allocation. */
+static void
+srv_booted(ipcx_rpc_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->booting--;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Under s->mu: wait until every thread created has reported. */
+static void
+srv_wait_booted(ipcx_rpc_server *s)
+{
+	while (s->booting > 0) {
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+}
+
+/* The runner has what it starts with: ipcx_rpc_server_start() may return. */
+static void
+srv_set_ready(ipcx_rpc_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->ready = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *
 srv_conn_main(void *arg)
 {
 	srv_conn *k = arg;
 	srv_bufs b;
 	int fd = ipcx_chan_fd(k->c);
+	bool ok = fd >= 0 && srv_bufs_init(k->s, &b) == 0;
 
-	if (fd >= 0 && srv_bufs_init(k->s, &b) == 0) {
+	srv_booted(k->s);
+	if (ok) {
 		int rv;
 		/* straight back to the spinning receive after a call; poll only once idle */
 		while ((rv = srv_msg_serve(k, &b, SRV_IDLE_SPIN_MS)) > 0 ||
@@ -725,9 +762,16 @@ srv_run_spin(ipcx_rpc_server *s)
 			ipcx_close(c);
 			continue;
 		}
+		pthread_mutex_lock(&s->mu);
+		s->booting++;
 		if (pthread_create(&k->tid, NULL, srv_conn_main, k) != 0) {
+			s->booting--;
+			pthread_mutex_unlock(&s->mu);
 			srv_conn_free(k);
+			continue;
 		}
+		srv_wait_booted(s);
+		pthread_mutex_unlock(&s->mu);
 	}
 	srv_reap(s, true);
 	return 0;
@@ -826,6 +870,7 @@ srv_worker(void *arg)
 	srv_bufs b;
 	bool ok = srv_bufs_init(s, &b) == 0;
 
+	srv_booted(s);
 	while (ok) {
 		struct epoll_event ev;
 		int n = epoll_wait(s->epfd, &ev, 1, -1);
@@ -884,10 +929,14 @@ srv_spawn(ipcx_rpc_server *s)
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_mutex_lock(&s->mu);
 	s->live++;
+	s->booting++;
 	atomic_fetch_add(&s->idle, 1);
 	if ((rv = pthread_create(&t, &a, srv_worker, s)) != 0) {
 		s->live--;
+		s->booting--;
 		atomic_fetch_sub(&s->idle, 1);
+	} else {
+		srv_wait_booted(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	pthread_attr_destroy(&a);
@@ -984,6 +1033,7 @@ srv_run_pool(ipcx_rpc_server *s)
 		}
 	}
 	rv = 0;
+	srv_set_ready(s);
 	if (s->grow) {
 		srv_grower(s);
 	} else {
@@ -1232,7 +1282,12 @@ static void *
 srv_runner(void *arg)
 {
 	ipcx_rpc_server *s = arg;
+	/* the pool says when its threads are up; the other loops need no more threads */
+	if (s->kind == SRV_UDP || s->spin) {
+		srv_set_ready(s);
+	}
 	s->run_rv = srv_loop(s);
+	srv_set_ready(s); /* a loop that ended early */
 	return NULL;
 }
 
@@ -1249,6 +1304,11 @@ ipcx_rpc_server_start(ipcx_rpc_server *s)
 		return ipcx__err(rv);
 	}
 	s->started = true;
+	pthread_mutex_lock(&s->mu);
+	while (!s->ready) {
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
