@@ -329,6 +329,12 @@ ipcx__read_some_sp(int fd, bool is_socket, void *buf, size_t cap, int64_t deadli
 	bool wait = deadline != IPCX__FOREVER && !spin && *wait_first;
 	ssize_t n;
 
+	/* a timeout of 0 (an event loop that was told the fd is readable): polling first
+	 * would only cost a syscall, the read says as much */
+	if (wait && ipcx__poll_ms(deadline) == 0) {
+		wait = false;
+	}
+
 	for (;;) {
 		if (wait) {
 			int rv = ipcx__wait_fd(fd, POLLIN, deadline);
