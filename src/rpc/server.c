@@ -56,6 +56,10 @@ typedef struct srv_conn {
 	ipcx__rm_dec dec; /* tcp://: the record being gathered between wake-ups */
 	pthread_t tid;    /* shm:// */
 	atomic_bool done;
+	/* held by the pool thread serving the connection. EPOLLONESHOT already makes that
+	 * thread the only one; the lock, never contended, says so to the reader and to
+	 * ThreadSanitizer, which does not see the hand-over through epoll_ctl/epoll_wait */
+	pthread_mutex_t own;
 } srv_conn;
 
 /* A udp reply kept for a retransmission of its call: the same sender and the same first
@@ -625,6 +629,7 @@ srv_conn_new(ipcx_rpc_server *s, ipcx_chan *c, srv_conn **kp)
 	}
 	k->s = s;
 	k->c = c;
+	pthread_mutex_init(&k->own, NULL);
 	k->peer.known = ipcx_peer_cred(c, &k->peer.pid, &k->peer.uid, &k->peer.gid) == 0;
 	ipcx__rm_dec_init(&k->dec, (uint32_t)s->max_msg, 0);
 	pthread_mutex_lock(&s->mu);
@@ -658,6 +663,7 @@ srv_conn_free(srv_conn *k)
 	pthread_mutex_unlock(&s->mu);
 	ipcx_close(k->c);
 	ipcx__rm_dec_fini(&k->dec);
+	pthread_mutex_destroy(&k->own);
 	free(k);
 }
 
@@ -821,10 +827,15 @@ srv_accept_some(ipcx_rpc_server *s)
 			ipcx_close(c);
 			continue;
 		}
-		/* once in the set another thread may serve it (and free it): k is not ours */
+		/* once in the set another thread may serve it (and free it): k is not ours; it
+		 * goes in under its lock, as srv_serve hands it over */
+		pthread_mutex_lock(&k->own);
 		if ((k->fd = ipcx_chan_fd(c)) < 0 || srv_arm(s, EPOLL_CTL_ADD, k->fd, k) != 0) {
+			pthread_mutex_unlock(&k->own);
 			srv_conn_free(k);
+			continue;
 		}
+		pthread_mutex_unlock(&k->own);
 	}
 	srv_arm(s, EPOLL_CTL_MOD, ipcx_listener_fd(s->l), SRV_EV_LISTEN);
 }
@@ -834,12 +845,17 @@ static void
 srv_serve(srv_conn *k, srv_bufs *b)
 {
 	ipcx_rpc_server *s = k->s;
-	int rv = s->kind == SRV_RAW ? srv_raw_serve(k, b) : srv_msg_serve(k, b, 0);
+	int rv;
 
+	pthread_mutex_lock(&k->own);
+	rv = s->kind == SRV_RAW ? srv_raw_serve(k, b) : srv_msg_serve(k, b, 0);
+	/* re-armed under the lock: the next thread to take it waits here for the hand-over */
 	if (rv >= 0 && srv_arm(s, EPOLL_CTL_MOD, k->fd, k) == 0) {
+		pthread_mutex_unlock(&k->own);
 		return;
 	}
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	pthread_mutex_unlock(&k->own);
 	srv_conn_free(k);
 }
 
