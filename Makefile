@@ -52,9 +52,9 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 # pool of threads (rpc misc: many clients, hand-overs between pool threads). Older TSan
 # runtimes (GCC 12's among them) abort with "unexpected memory mapping" when the kernel
 # randomises more address bits than they expect (vm.mmap_rnd_bits 32, as recent
-# distributions set it): the run goes through `setarch <arch> -R` (no ASLR for ctest and its children) wherever the
-# personality call is allowed, and plainly where it is not (a container whose seccomp
-# refuses it).
+# distributions set it): the run goes through `setarch <arch> -R` (no ASLR for ctest and
+# its children) wherever the personality call is allowed, and plainly where it is not (a
+# container whose seccomp refuses it).
 TSAN_RUN = $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
 
 $(TSAN_BUILD)/CMakeCache.txt:
