@@ -846,48 +846,96 @@ typedef struct flood_report {
 	int32_t broken; /* the send after the flood said EPIPE: a frame was cut short */
 } flood_report;
 
+/* Fill the channel without waiting (timeout 0) until it takes no more, then probe once:
+ * *r counts the sends that returned 0 and says whether the probe found a frame cut short. */
 static int
-peer_flood_then_close(ipcx_chan *c, void *arg)
+flood_until_full(ipcx_chan *c, flood_report *r)
 {
-	link_t *k = arg;
-	unsigned char *buf = tu_xmalloc(FLOOD_SIZE);
-	flood_report r = {0, 0};
+	unsigned char buf[FLOOD_SIZE];
 	int rv = 0;
 
-	link_child(k);
-	while (r.count < (256 * MIB) / FLOOD_SIZE) {
-		tu_fill(buf, FLOOD_SIZE, r.count);
+	*r = (flood_report){0, 0};
+	while (r->count < (256 * MIB) / FLOOD_SIZE) {
+		tu_fill(buf, FLOOD_SIZE, r->count);
 		if ((rv = ipcx_send(c, buf, FLOOD_SIZE, 0)) != 0) {
 			break;
 		}
-		r.count++;
+		r->count++;
 	}
 	TRY_RV(rv, IPCX_ETIMEDOUT);
 	rv = ipcx_send(c, buf, FLOOD_SIZE, 0);
 	TRY(rv == IPCX_ETIMEDOUT || rv == IPCX_EPIPE, "after the flood: %s", ipcx_err_name(rv));
-	r.broken = rv == IPCX_EPIPE;
+	r->broken = rv == IPCX_EPIPE;
+	return 0;
+}
+
+static int
+peer_flood_then_close(ipcx_chan *c, void *arg)
+{
+	link_t *k = arg;
+	flood_report r;
+
+	link_child(k);
+	TRY_OK(flood_until_full(c, &r));
 	ipcx_close(c); /* before anybody read a byte */
 	TRY(tu_put(k->up[1], &r, sizeof r) == 0, "ctl");
-	free(buf);
 	return PEER_CLOSED_IT;
+}
+
+/* The same, but the report goes to the test before the close, so that the test can accept
+ * only once the close has waited a while. */
+static int
+peer_flood_then_close_unaccepted(ipcx_chan *c, void *arg)
+{
+	link_t *k = arg;
+	flood_report r;
+
+	link_child(k);
+	TRY_OK(flood_until_full(c, &r));
+	TRY(tu_put(k->up[1], &r, sizeof r) == 0, "ctl");
+	ipcx_close(c);
+	return PEER_CLOSED_IT;
+}
+
+/* Receive the r.count messages of a flood intact and in order, then the end of the channel
+ * (a cut frame, when the flood's probe reported one, may read as IPCX_EPROTO). */
+static void
+expect_flood_then_end(ipcx_chan *c, const flood_report *r)
+{
+	unsigned char *buf = tu_xmalloc(FLOOD_SIZE + 1);
+	size_t len;
+	int rv;
+
+	assert_true(r->count > 0);
+	for (uint32_t i = 0; i < r->count; i++) {
+		len = 0;
+		rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
+		if (rv != 0 || len != FLOOD_SIZE || !tu_check(buf, len, i)) {
+			fail_msg("message %u of %u sent before close: %s, %zu bytes", i, r->count,
+			         ipcx_err_name(rv), len);
+		}
+	}
+	rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
+	if (r->broken) {
+		assert_true(rv == IPCX_EPROTO || rv == IPCX_ECLOSED);
+	} else {
+		assert_rv(rv, IPCX_ECLOSED);
+	}
+	free(buf);
 }
 
 static void
 test_messages_sent_before_close_arrive_though_nobody_read_yet(void **state)
 {
-	unsigned char *buf;
 	flood_report r;
-	size_t len;
 	link_t k;
 	fx f;
 	ipcx_chan *c;
 	pid_t pid;
-	int rv;
 
 	(void)state;
 	SKIP_IF(!S->reliable, "udp may lose datagrams");
 	SKIP_IF(strcmp(S->name, "file") == 0, "a log never fills: a send never waits for a reader");
-	buf = tu_xmalloc(FLOOD_SIZE + 1);
 	link_open(&k);
 	fx_listen(&f, NULL);
 	pid = fx_spawn(&f, 0, peer_flood_then_close, &k);
@@ -895,53 +943,10 @@ test_messages_sent_before_close_arrive_though_nobody_read_yet(void **state)
 	c = fx_accept(&f, 0);
 	assert_int_equal(tu_get(k.up[0], &r, sizeof r, MSG_WAIT_MS), 0);
 	assert_int_equal(tu_wait(pid, TU_WAIT_MS), 0); /* gone: only the kernel holds the data */
-	assert_true(r.count > 0);
-	for (uint32_t i = 0; i < r.count; i++) {
-		len = 0;
-		rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
-		if (rv != 0 || len != FLOOD_SIZE || !tu_check(buf, len, i)) {
-			fail_msg("message %u of %u sent before close: %s, %zu bytes", i, r.count,
-			         ipcx_err_name(rv), len);
-		}
-	}
-	rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
-	if (r.broken) {
-		assert_true(rv == IPCX_EPROTO || rv == IPCX_ECLOSED);
-	} else {
-		assert_rv(rv, IPCX_ECLOSED);
-	}
+	expect_flood_then_end(c, &r);
 	ipcx_close(c);
 	fx_done(&f);
 	link_close(&k);
-	free(buf);
-}
-
-/* The flood again, but the count goes to the test before the close, so that the test can
- * accept only once the close has waited a while. */
-static int
-peer_flood_then_close_unaccepted(ipcx_chan *c, void *arg)
-{
-	link_t *k = arg;
-	unsigned char *buf = tu_xmalloc(FLOOD_SIZE);
-	flood_report r = {0, 0};
-	int rv = 0;
-
-	link_child(k);
-	while (r.count < (256 * MIB) / FLOOD_SIZE) {
-		tu_fill(buf, FLOOD_SIZE, r.count);
-		if ((rv = ipcx_send(c, buf, FLOOD_SIZE, 0)) != 0) {
-			break;
-		}
-		r.count++;
-	}
-	TRY_RV(rv, IPCX_ETIMEDOUT);
-	rv = ipcx_send(c, buf, FLOOD_SIZE, 0);
-	TRY(rv == IPCX_ETIMEDOUT || rv == IPCX_EPIPE, "after the flood: %s", ipcx_err_name(rv));
-	r.broken = rv == IPCX_EPIPE;
-	TRY(tu_put(k->up[1], &r, sizeof r) == 0, "ctl");
-	ipcx_close(c);
-	free(buf);
-	return PEER_CLOSED_IT;
 }
 
 /* tcp://: a client that fills the connection and closes while the server has not accepted
@@ -951,46 +956,27 @@ peer_flood_then_close_unaccepted(ipcx_chan *c, void *arg)
 static void
 test_messages_sent_and_closed_before_a_late_accept_all_arrive(void **state)
 {
-	unsigned char *buf;
 	flood_report r;
-	size_t len;
 	link_t k;
 	fx f;
 	ipcx_chan *c;
 	pid_t pid;
-	int rv;
 
 	(void)state;
 	SKIP_IF(strncmp(S->name, "tcp", 3) != 0, "the SP header at accept is tcp://'s");
-	buf = tu_xmalloc(FLOOD_SIZE + 1);
 	link_open(&k);
 	fx_listen(&f, NULL);
 	pid = fx_spawn(&f, 0, peer_flood_then_close_unaccepted, &k);
 	link_parent(&k);
 	assert_int_equal(tu_get(k.up[0], &r, sizeof r, MSG_WAIT_MS), 0);
-	assert_true(r.count > 0);
 	/* the situation under test, not a synchronisation: a server slower than the linger */
 	usleep(1500 * 1000);
 	c = fx_accept(&f, 0);
-	for (uint32_t i = 0; i < r.count; i++) {
-		len = 0;
-		rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
-		if (rv != 0 || len != FLOOD_SIZE || !tu_check(buf, len, i)) {
-			fail_msg("message %u of %u sent before close: %s, %zu bytes", i, r.count,
-			         ipcx_err_name(rv), len);
-		}
-	}
-	rv = ipcx_recv(c, buf, FLOOD_SIZE + 1, &len, MSG_WAIT_MS);
-	if (r.broken) {
-		assert_true(rv == IPCX_EPROTO || rv == IPCX_ECLOSED); /* the cut frame */
-	} else {
-		assert_rv(rv, IPCX_ECLOSED);
-	}
+	expect_flood_then_end(c, &r);
 	assert_int_equal(tu_wait(pid, TU_WAIT_MS), 0);
 	ipcx_close(c);
 	fx_done(&f);
 	link_close(&k);
-	free(buf);
 }
 
 /* ---- peer close, peer death ---------------------------------------------------------- */
