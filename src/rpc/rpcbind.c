@@ -493,9 +493,10 @@ rpcb_entry_alive(const ipcx__rpcb_entry *e, int64_t deadline)
 {
 	bool udp = strcmp(e->netid, "udp") == 0;
 	int64_t probe_end = ipcx__deadline(RPCB_PROBE_MS);
-	char host[INET6_ADDRSTRLEN];
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct addrinfo hints = {.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai;
+	char host[INET6_ADDRSTRLEN], port_s[16];
 	unsigned port;
 	int fd, rv;
 
@@ -503,34 +504,23 @@ rpcb_entry_alive(const ipcx__rpcb_entry *e, int64_t deadline)
 	    uaddr_split(e->addr, host, sizeof host, &port) != 0 || port == 0) {
 		return true;
 	}
-	memset(&ss, 0, sizeof ss);
-	if (strchr(host, ':') != NULL) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, strcmp(host, "::") == 0 ? "::1" : host, &a->sin6_addr) !=
-		    1) {
-			return true;
-		}
-		len = sizeof *a;
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host,
-		              &a->sin_addr) != 1) {
-			return true;
-		}
-		len = sizeof *a;
+	/* the wildcard host: the server is on this one */
+	snprintf(port_s, sizeof port_s, "%u", port);
+	if (ipcx__getaddrinfo(strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1"
+	                      : strcmp(host, "::") == 0    ? "::1"
+	                                                   : host,
+	                      port_s, &hints, &ai, probe_end) != 0) {
+		return true;
 	}
 	if (deadline < probe_end) {
 		probe_end = deadline;
 	}
-	fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0)) == -1) {
+		freeaddrinfo(ai);
 		return true;
 	}
-	rv = ipcx__connect_fd(fd, (struct sockaddr *)&ss, len, probe_end);
+	rv = ipcx__connect_fd(fd, ai->ai_addr, ai->ai_addrlen, probe_end);
+	freeaddrinfo(ai);
 	if (rv == 0 && udp) {
 		unsigned char buf[IPCX__RPC_CALL_HDR_MAX], ans[64];
 		ipcx__rpc_call call = {.rpcvers = IPCX__RPC_VERS, .prog = e->prog, .vers = e->vers};
