@@ -556,6 +556,13 @@ ipcx_xdr_array(ipcx_xdr *x, void **arr, uint32_t *n, uint32_t max, size_t elsize
 	return xdr_elements(x, *arr, count, elsize, fn, k);
 }
 
+/* One more level of optional data would nest deeper than x allows. */
+static bool
+xdr_too_deep(const ipcx_xdr *x)
+{
+	return x->depth >= (x->max_depth != 0 ? x->max_depth : IPCX_XDR_DEPTH_MAX);
+}
+
 int
 ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 {
@@ -575,7 +582,7 @@ ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 		if (ipcx__xdr_u32(x, &more) != 0 || !more) {
 			return x->err;
 		}
-		if (x->depth >= (x->max_depth != 0 ? x->max_depth : IPCX_XDR_DEPTH_MAX)) {
+		if (xdr_too_deep(x)) {
 			return ipcx__xdr_fail(x, IPCX_EMSGSIZE);
 		}
 		break;
@@ -598,7 +605,7 @@ ipcx_xdr_optional(ipcx_xdr *x, void **p, size_t size, ipcx_xdr_fn fn)
 			*p = NULL;
 			return 0;
 		}
-		if (x->depth >= (x->max_depth != 0 ? x->max_depth : IPCX_XDR_DEPTH_MAX)) {
+		if (xdr_too_deep(x)) {
 			return ipcx__xdr_fail(x, IPCX_EBADMSG);
 		}
 		if (*p == NULL) {
