@@ -160,8 +160,8 @@ ipcx__getaddrinfo(const char *host, const char *port, const struct addrinfo *hin
 }
 
 int
-ipcx__inet_resolve_by(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive,
-                      int64_t deadline)
+ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive,
+                   int64_t deadline)
 {
 	struct addrinfo hints;
 
@@ -171,12 +171,6 @@ ipcx__inet_resolve_by(struct addrinfo **res, const ipcx__url *u, int socktype, b
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : AI_ADDRCONFIG);
 	return ipcx__getaddrinfo(u->host[0] != '\0' ? u->host : NULL, u->port, &hints, res,
 	                         deadline);
-}
-
-int
-ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive)
-{
-	return ipcx__inet_resolve_by(res, u, socktype, passive, IPCX__FOREVER);
 }
 
 int

@@ -359,12 +359,11 @@ int ipcx__unix_chan_from_fd(ipcx_chan **cp, int fd, const ipcx__opts *o);
 /* ---- Internet addresses (tcp, udp) ----------------------------------------------------- */
 
 /* getaddrinfo for u->host/u->port (after ipcx__url_hostport); host "" with passive binds
- * every address. Errors: IPCX_ENOTFOUND for names that do not resolve. */
-int ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive);
-/* The same, bounded by deadline: a name lookup that is still running then (a DNS server that
- * does not answer) is IPCX_ETIMEDOUT, left to finish on its own thread. */
-int ipcx__inet_resolve_by(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive,
-                          int64_t deadline);
+ * every address. Errors: IPCX_ENOTFOUND for names that do not resolve; IPCX_ETIMEDOUT for a
+ * name lookup still running at the deadline (a DNS server that does not answer), which is
+ * left to finish on its own thread (IPCX__FOREVER: no bound). */
+int ipcx__inet_resolve(struct addrinfo **res, const ipcx__url *u, int socktype, bool passive,
+                       int64_t deadline);
 /* getaddrinfo() bounded by deadline (addresses are never looked up, so never wait), its
  * errors as IPCX_E* codes (IPCX_ENOTFOUND for an unknown name). */
 int ipcx__getaddrinfo(const char *host, const char *port, const struct addrinfo *hints,

@@ -162,7 +162,7 @@ srv_udp_open(ipcx_rpc_server *s, const char *url)
 	int rv, fd = -1;
 
 	if ((rv = ipcx__url_parse(&u, url)) != 0 || (rv = ipcx__url_hostport(&u)) != 0 ||
-	    (rv = ipcx__inet_resolve(&res, &u, SOCK_DGRAM, true)) != 0) {
+	    (rv = ipcx__inet_resolve(&res, &u, SOCK_DGRAM, true, IPCX__FOREVER)) != 0) {
 		return rv;
 	}
 	if ((fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {

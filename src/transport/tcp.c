@@ -106,7 +106,7 @@ tcp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	if ((rv = ipcx__url_hostport(u)) != 0) {
 		return rv;
 	}
-	if ((rv = ipcx__inet_resolve(&res, u, SOCK_STREAM, true)) != 0) {
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_STREAM, true, IPCX__FOREVER)) != 0) {
 		return rv;
 	}
 	rv = IPCX_EADDRNOTAVAIL;
@@ -194,7 +194,7 @@ tcp_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 	if (u->host[0] == '\0') {
 		return IPCX_EBADURL;
 	}
-	if ((rv = ipcx__inet_resolve_by(&res, u, SOCK_STREAM, false, deadline)) != 0) {
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_STREAM, false, deadline)) != 0) {
 		return rv;
 	}
 	rv = IPCX_ECONNREFUSED;

@@ -198,7 +198,7 @@ udp_listen(ipcx_listener **lp, ipcx__url *u, const ipcx__opts *o)
 	if ((rv = ipcx__url_hostport(u)) != 0) {
 		return rv;
 	}
-	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, true)) != 0) {
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, true, IPCX__FOREVER)) != 0) {
 		return rv;
 	}
 	rv = IPCX_EADDRNOTAVAIL;
@@ -493,7 +493,7 @@ udp_dial(ipcx_chan **cp, ipcx__url *u, const ipcx__opts *o, int64_t deadline)
 		return IPCX_EBADURL;
 	}
 	/* the lookup is the only wait: a udp connect only records the address */
-	if ((rv = ipcx__inet_resolve_by(&res, u, SOCK_DGRAM, false, deadline)) != 0) {
+	if ((rv = ipcx__inet_resolve(&res, u, SOCK_DGRAM, false, deadline)) != 0) {
 		return rv;
 	}
 	rv = IPCX_EADDRNOTAVAIL;
